@@ -1,0 +1,3 @@
+from .train import build_runner, find_lag_hook, selection_path, train
+
+__all__ = ['build_runner', 'find_lag_hook', 'selection_path', 'train']

@@ -1,0 +1,53 @@
+"""scikit-learn's bundled handwritten digits, as an mmpretrain dataset."""
+import numpy as np
+from mmpretrain.datasets import BaseDataset
+
+from mmtada.registry import DATASETS
+
+
+@DATASETS.register_module()
+class Digits(BaseDataset):
+    """The 1,797 handwritten digits that ship with scikit-learn (UCI
+    "Optical Recognition of Handwritten Digits", 8x8, 17 grey levels):
+    real data that needs no download, for the embedded demo and tests.
+
+    Images are held in memory as ``(size, size, 3)`` uint8 **RGB** arrays
+    (grey levels scaled to 0-255, enlarged with bilinear interpolation), in
+    the form of mmpretrain's CIFAR datasets: ``{'img', 'gt_label'}``, no
+    loading transform needed. ``split`` is a fixed, stratified 75/25 split
+    (the same on every machine and rank).
+
+    Args:
+        split (str): ``'train'`` (1,347 images) or ``'test'`` (450).
+        size (int): side of the enlarged images.
+    """
+    METAINFO = dict(classes=tuple(str(d) for d in range(10)))
+
+    def __init__(self, split: str = 'train', size: int = 16, **kwargs):
+        if split not in ('train', 'test'):
+            raise ValueError(f"Digits split must be 'train' or 'test', got "
+                             f"'{split}'.")
+        self.split = split
+        self.size = size
+        super().__init__(ann_file='', **kwargs)
+
+    def load_data_list(self):
+        import cv2
+        from sklearn.datasets import load_digits
+        digits = load_digits()
+        images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+        labels = digits.target.astype(np.int64)
+        rng = np.random.RandomState(0)
+        test = np.zeros(len(labels), dtype=bool)
+        for c in range(10):
+            idx = np.flatnonzero(labels == c)
+            test[rng.permutation(idx)[:len(idx) // 4]] = True
+        keep = np.flatnonzero(test if self.split == 'test' else ~test)
+        data_list = []
+        for i in keep:
+            img = cv2.resize(images[i], (self.size, self.size),
+                             interpolation=cv2.INTER_LINEAR)
+            data_list.append(dict(
+                img=np.repeat(img[..., None], 3, axis=2),
+                gt_label=int(labels[i])))
+        return data_list

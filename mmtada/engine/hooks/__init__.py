@@ -1,0 +1,3 @@
+from .learning_lag_hook import LearningLagHook
+
+__all__ = ['LearningLagHook']

@@ -1,0 +1,77 @@
+"""Make the variants of a selection, split across ranks, into the cache."""
+import hashlib
+import time
+from typing import List, Sequence, Tuple
+
+from mmengine import dist
+from mmengine.logging import print_log
+
+
+def variant_seed(seed: int, source_idx: int, variant_idx: int) -> int:
+    """The seed of one variant: a function of (seed, source, variant) only,
+    so it does not depend on batching, ranks or order."""
+    blob = f'{int(seed)}/{int(source_idx)}/{int(variant_idx)}'.encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:4], 'little') >> 1
+
+
+def variant_pairs(sources: Sequence[int],
+                  num_variants: int) -> List[Tuple[int, int]]:
+    return [(int(s), v) for s in sorted(sources) for v in range(num_variants)]
+
+
+def generate_variants(generator, cache, dataset, sources: Sequence[int],
+                      num_variants: int, seed: int) -> dict:
+    """Make every missing variant of ``sources`` and return counts.
+
+    Rank r makes pairs ``r, r + W, r + 2W, ...`` of the sorted
+    (source, variant) list, so across ranks each variant is made exactly
+    once; pairs already in the cache (an earlier or interrupted run, or a
+    run sharing the cache) are skipped. Ends with a barrier: afterwards
+    every rank can read every variant, provided ``cache`` lies on a file
+    system all ranks see (for multi-node runs: a shared one).
+
+    Args:
+        generator: a :class:`BaseGenerator`.
+        cache: a :class:`VariantCache`.
+        dataset: a :class:`TADADataset` (``source_image`` and labels).
+        sources: base indices of the selected samples.
+        num_variants: k variants per sample.
+        seed: the run's generation seed.
+
+    Returns:
+        dict with ``total`` pairs, ``generated`` and ``reused`` on this rank
+        (summed over ranks) and ``seconds`` (the slowest rank).
+    """
+    rank, world = dist.get_rank(), dist.get_world_size()
+    pairs = variant_pairs(sources, num_variants)
+    mine = pairs[rank::world]
+    todo = [p for p in mine if not cache.has(*p)]
+    labels = dataset.base_gt_labels()
+    start = time.perf_counter()
+    bs = max(1, int(generator.batch_size))
+    last_log = start
+    for i in range(0, len(todo), bs):
+        batch = todo[i:i + bs]
+        images = [dataset.source_image(s) for s, _ in batch]
+        annotations = [dict(gt_label=int(labels[s])) for s, _ in batch]
+        seeds = [variant_seed(seed, s, v) for s, v in batch]
+        for (s, v), img in zip(batch,
+                               generator.generate(images, annotations, seeds)):
+            cache.write(s, v, img)
+        now = time.perf_counter()
+        done = i + len(batch)
+        if now - last_log > 10 or done == len(todo):
+            last_log = now
+            print_log(
+                f'TADA generation: {done}/{len(todo)} on rank {rank} '
+                f'({done / max(now - start, 1e-9):.1f} img/s)',
+                logger='current')
+    seconds = time.perf_counter() - start
+    counts = [len(todo), len(mine) - len(todo), seconds]
+    gathered = dist.all_gather_object(counts)
+    dist.barrier()
+    return dict(
+        total=len(pairs),
+        generated=sum(c[0] for c in gathered),
+        reused=sum(c[1] for c in gathered),
+        seconds=max(c[2] for c in gathered))

@@ -1,0 +1,142 @@
+"""Dense per-sample learning-lag statistics."""
+from typing import Dict, List, Optional
+
+import torch
+from mmengine import dist
+
+
+class LagStats:
+    """Per-sample loss, correctness, confidence and outputs, per epoch.
+
+    Buffers are dense over the N samples of the base training set and keyed
+    by sample index, never by sampler order. Each rank accumulates what it
+    saw during an epoch; :meth:`end_epoch` sums the accumulators across ranks
+    and stores the epoch's means, so after it every rank holds identical
+    history. Sums are count-weighted, so the duplicates that
+    ``DefaultSampler(round_up=True)`` adds on some ranks, and the slots of a
+    :class:`TADADataset` that repeat a sample, keep the means exact.
+
+    State (:meth:`state_dict`) is plain tensors, ints and lists: safe for
+    ``torch.load(weights_only=True)``.
+
+    Args:
+        num_samples (int): N, the length of the base training set.
+        num_classes (int): C, the width of the model's outputs.
+    """
+
+    def __init__(self, num_samples: int, num_classes: int):
+        self.num_samples = num_samples
+        self.num_classes = num_classes
+        self.epochs: List[int] = []
+        self.loss = torch.empty(0, num_samples)
+        self.correct = torch.empty(0, num_samples)
+        self.confidence = torch.empty(0, num_samples)
+        # Mean softmax outputs of the last finished epoch (k-means input).
+        self.probs = torch.full((num_samples, num_classes), float('nan'))
+        self._acc: Optional[Dict[str, torch.Tensor]] = None
+
+    def _accumulators(self, device) -> Dict[str, torch.Tensor]:
+        if self._acc is None:
+            n, c = self.num_samples, self.num_classes
+            self._acc = dict(
+                count=torch.zeros(n, device=device),
+                loss=torch.zeros(n, device=device),
+                correct=torch.zeros(n, device=device),
+                confidence=torch.zeros(n, device=device),
+                probs=torch.zeros(n, c, device=device))
+        return self._acc
+
+    @torch.no_grad()
+    def update(self, indices: torch.Tensor, log_probs: torch.Tensor,
+               labels: torch.Tensor) -> None:
+        """Add one batch.
+
+        Args:
+            indices: (B,) sample indices in ``[0, N)``.
+            log_probs: (B, C) log-softmax of the model's outputs (fp32).
+            labels: (B,) ground-truth class indices.
+        """
+        log_probs = log_probs.float()
+        device = log_probs.device
+        acc = self._accumulators(device)
+        indices = indices.to(device=device, dtype=torch.long)
+        labels = labels.to(device=device, dtype=torch.long)
+        if indices.numel() and (indices.min() < 0
+                                or indices.max() >= self.num_samples):
+            raise IndexError(
+                f'sample index out of range [0, {self.num_samples}): the '
+                'train dataset the hook was set up for is not the one being '
+                'served; wrap the real training set in mmtada.TADADataset.')
+        true_lp = log_probs.gather(1, labels[:, None]).squeeze(1)
+        acc['count'].index_add_(0, indices, torch.ones_like(true_lp))
+        acc['loss'].index_add_(0, indices, -true_lp)
+        acc['correct'].index_add_(
+            0, indices, (log_probs.argmax(1) == labels).float())
+        acc['confidence'].index_add_(0, indices, true_lp.exp())
+        acc['probs'].index_add_(0, indices, log_probs.exp())
+
+    def end_epoch(self, epoch: int) -> None:
+        """Reduce this epoch across ranks and append it to the history.
+
+        A collective: every rank must call it at the same epoch. Samples
+        no rank saw get NaN for this epoch.
+        """
+        acc = self._accumulators('cpu')
+        for value in acc.values():
+            dist.all_reduce(value, op='sum')
+        count = acc['count'].cpu()
+        seen = count > 0
+        denom = count.clamp_min(1)
+
+        def mean(x):
+            x = x.cpu() / (denom if x.dim() == 1 else denom[:, None])
+            x[~seen] = float('nan')
+            return x
+
+        self.loss = torch.cat([self.loss, mean(acc['loss'])[None]])
+        self.correct = torch.cat([self.correct, mean(acc['correct'])[None]])
+        self.confidence = torch.cat(
+            [self.confidence, mean(acc['confidence'])[None]])
+        self.probs = mean(acc['probs'])
+        self.epochs.append(int(epoch))
+        self._acc = None
+
+    def latest(self, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
+        """The last finished epoch's statistics, as selection rules take
+        them (see :class:`BaseSelectionRule`)."""
+        if not self.epochs:
+            raise RuntimeError('no epoch has been recorded yet')
+        return dict(
+            loss=self.loss[-1], correct=self.correct[-1],
+            confidence=self.confidence[-1], probs=self.probs,
+            labels=labels.long(), seen=~torch.isnan(self.loss[-1]))
+
+    @property
+    def num_epochs(self) -> int:
+        return len(self.epochs)
+
+    def state_dict(self) -> dict:
+        return dict(
+            num_samples=self.num_samples,
+            num_classes=self.num_classes,
+            epochs=list(self.epochs),
+            loss=self.loss.clone(),
+            correct=self.correct.clone(),
+            confidence=self.confidence.clone(),
+            probs=self.probs.clone())
+
+    def load_state_dict(self, state: dict) -> None:
+        if (state['num_samples'], state['num_classes']) != (
+                self.num_samples, self.num_classes):
+            raise ValueError(
+                'the checkpoint holds learning-lag statistics for '
+                f"{state['num_samples']} samples x {state['num_classes']} "
+                f'classes, but this run has {self.num_samples} x '
+                f'{self.num_classes}: resume with the dataset and model of '
+                'the original run, or start a new work_dir.')
+        self.epochs = list(state['epochs'])
+        self.loss = state['loss'].clone()
+        self.correct = state['correct'].clone()
+        self.confidence = state['confidence'].clone()
+        self.probs = state['probs'].clone()
+        self._acc = None

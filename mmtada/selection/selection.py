@@ -1,0 +1,103 @@
+"""The selection record: which samples lag, and why."""
+import json
+import os
+import os.path as osp
+import tempfile
+from dataclasses import asdict, dataclass, field
+from typing import Dict, List
+
+
+@dataclass
+class Selection:
+    """The samples a rule picked as slow-learnable at ``epoch``.
+
+    ``indices`` are sorted base-dataset indices. ``scores`` holds one value
+    per base sample (the rule's score, e.g. loss; NaN where unseen) so the
+    choice can be audited. ``dataset`` is the fingerprint of the dataset it
+    was made on (:func:`mmtada.datasets.dataset_fingerprint`).
+    """
+    rule: str
+    epoch: int
+    indices: List[int]
+    num_samples: int
+    per_class_counts: Dict[str, int]
+    per_class_totals: Dict[str, int]
+    scores: List[float]
+    dataset: str = ''
+    rule_cfg: dict = field(default_factory=dict)
+
+    @property
+    def fraction(self) -> float:
+        return len(self.indices) / max(self.num_samples, 1)
+
+    def summary(self) -> str:
+        """One line for the log."""
+        counts = ' '.join(f'{k}:{v}/{self.per_class_totals[k]}'
+                          for k, v in self.per_class_counts.items())
+        return (f'TADA selection ({self.rule}, epoch {self.epoch}): '
+                f'{len(self.indices)}/{self.num_samples} samples '
+                f'({100 * self.fraction:.1f}%) | per class {counts}')
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d['fraction'] = self.fraction
+        d['scores'] = [None if s != s else round(s, 6) for s in self.scores]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> 'Selection':
+        d = dict(d)
+        d.pop('fraction', None)
+        d['scores'] = [float('nan') if s is None else s for s in d['scores']]
+        return cls(**d)
+
+    def dump(self, path: str) -> None:
+        """Write JSON atomically (temp file in the same folder, rename)."""
+        folder = osp.dirname(osp.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
+        try:
+            with os.fdopen(fd, 'w') as f:
+                json.dump(self.to_dict(), f)
+            os.replace(tmp, path)
+        except BaseException:
+            if osp.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str) -> 'Selection':
+        try:
+            with open(path) as f:
+                return cls.from_dict(json.load(f))
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f'no selection file at {path}: run the selection phase first '
+                '(tools/train.py with mode=restart does it), or point '
+                '`selection` at an existing selection.json.') from None
+        except (json.JSONDecodeError, TypeError, KeyError) as e:
+            raise ValueError(
+                f'{path} is not a TADA selection file ({e}); delete it and '
+                'rerun the selection.') from None
+
+
+def select_samples(rule, rule_name: str, stats: Dict[str, 'torch.Tensor'],
+                   classes, epoch: int, dataset: str = '') -> Selection:
+    """Run ``rule`` on one epoch's ``stats`` and record the result."""
+    import torch
+    mask = rule.select(stats) & stats['seen']
+    labels = stats['labels']
+    names = list(classes) if classes else [
+        str(c) for c in range(int(labels.max()) + 1)]
+    counts = torch.bincount(labels[mask], minlength=len(names))
+    totals = torch.bincount(labels, minlength=len(names))
+    return Selection(
+        rule=rule_name,
+        epoch=int(epoch),
+        indices=torch.nonzero(mask).squeeze(1).tolist(),
+        num_samples=len(labels),
+        per_class_counts={n: int(v) for n, v in zip(names, counts)},
+        per_class_totals={n: int(v) for n, v in zip(names, totals)},
+        scores=rule.score(stats).double().tolist(),
+        dataset=dataset,
+        rule_cfg=rule.config())

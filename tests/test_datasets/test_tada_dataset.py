@@ -1,0 +1,132 @@
+import os
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.logging import MMLogger
+
+from mmtada.datasets import Digits, TADADataset
+from mmtada.generators import VariantCache
+
+PACK = [dict(type='mmpretrain.PackInputs')]
+
+
+def wrap(n=20, **kwargs):
+    return TADADataset(
+        dict(type='mmtada.Digits', split='train', indices=n, pipeline=PACK),
+        **kwargs)
+
+
+def write_variants(ds, tmp_path, pairs):
+    """Cache variants that differ from their source: the inverted image."""
+    cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='inv'))
+    for s, v in pairs:
+        cache.write(s, v, 255 - ds.source_image(s))
+    return cache
+
+
+def test_length_is_fixed_and_slots_draw_the_real_data_before_selection():
+    ds = wrap(20, num_slots=30, seed=1)
+    assert len(ds) == 50 and ds.num_base == 20
+    sources = [ds.get_data_info(i)['source_idx'] for i in range(20, 50)]
+    counts = np.bincount(sources, minlength=20)
+    assert counts.min() >= 1 and counts.max() == 2  # uniform cover
+    item = ds[25]
+    meta = item['data_samples'].metainfo
+    assert meta['sample_idx'] == 25 and meta['is_synthetic'] is False
+    base = ds.dataset[meta['source_idx']]
+    assert np.array_equal(item['inputs'].numpy(), base['inputs'].numpy())
+    assert len(wrap(20, slot_ratio=0.5)) == 30
+
+
+def test_slots_serve_the_variants_after_selection(tmp_path):
+    ds = wrap(20, num_slots=5)
+    pairs = [(3, 0), (3, 1), (7, 0)]
+    ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
+    assert len(ds) == 25 and ds.variants == pairs
+    served = [ds.get_data_info(20 + j)['source_idx'] for j in range(5)]
+    assert served == [3, 3, 7, 3, 3]  # cycled
+    item = ds[22]
+    meta = item['data_samples'].metainfo
+    assert meta['is_synthetic'] is True and meta['source_idx'] == 7
+    # RGB arrays in memory: the variant arrives as the inverted original
+    src = ds.dataset[7]['inputs'].numpy().astype(int)
+    assert np.array_equal(item['inputs'].numpy().astype(int), 255 - src)
+    # base indices are untouched
+    assert ds[3]['data_samples'].metainfo['is_synthetic'] is False
+    assert ds.get_gt_labels()[22] == ds.base_gt_labels()[7]
+    assert ds.get_cat_ids(22) == [int(ds.base_gt_labels()[7])]
+
+
+def test_bgr_in_memory_order(tmp_path):
+    ds = wrap(5, num_slots=1, in_memory_channel_order='bgr')
+    ds.dataset.get_data_info(0)['img'][..., 0] = 0  # no effect: a copy
+    pairs = [(0, 0)]
+    cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='c'))
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    rgb[..., 0] = 255
+    cache.write(0, 0, rgb)
+    ds.set_variants(cache, pairs)
+    assert ds.get_data_info(5)['img'][0, 0].tolist() == [0, 0, 255]
+
+
+def test_replace_mode(tmp_path):
+    ds = wrap(10, mode='replace', replace_prob=1.0)
+    assert len(ds) == 10
+    pairs = [(4, 0), (4, 1)]
+    ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
+    assert ds[4]['data_samples'].metainfo['is_synthetic'] is True
+    assert ds[5]['data_samples'].metainfo['is_synthetic'] is False
+    ds.replace_prob = 0.0
+    assert ds[4]['data_samples'].metainfo['is_synthetic'] is False
+
+
+def test_file_based_dataset_serves_cached_files(tmp_path):
+    root = tmp_path / 'folder'
+    for c in ('a', 'b'):
+        os.makedirs(root / c)
+        for i in range(3):
+            img = np.full((8, 8, 3), 40 * i, np.uint8)
+            img[..., 2] = 250  # red in BGR
+            cv2.imwrite(str(root / c / f'{i}.png'), img)
+    ds = TADADataset(
+        dict(type='mmpretrain.CustomDataset', data_root=str(root),
+             pipeline=[dict(type='mmpretrain.LoadImageFromFile')] + PACK),
+        num_slots=2)
+    src = ds.source_image(1)
+    assert src[0, 0, 0] == 250  # RGB for the generator
+    pairs = [(1, 0)]
+    cache = VariantCache(str(tmp_path / 'c'), ds.fingerprint(), dict(t=1))
+    cache.write(1, 0, src)
+    ds.set_variants(cache, pairs)
+    assert ds.get_data_info(6)['img_path'] == cache.path(1, 0)
+    # read by the pipeline exactly as the original (BGR)
+    assert np.array_equal(ds[6]['inputs'].numpy(), ds[1]['inputs'].numpy())
+
+
+def test_forwards_metainfo_and_labels():
+    ds = wrap(12, num_slots=3)
+    assert ds.CLASSES == Digits.METAINFO['classes']
+    assert ds.metainfo['classes'] == ds.CLASSES
+    assert ds.class_to_idx['3'] == 3
+    labels = ds.get_gt_labels()
+    assert len(labels) == 15
+    assert labels[12] == ds.base_gt_labels()[ds.get_data_info(12)['source_idx']]
+
+
+def test_bad_arguments_are_clear(tmp_path):
+    with pytest.raises(TypeError, match='BaseDataset'):
+        TADADataset([1, 2, 3])
+    with pytest.raises(ValueError, match='mode'):
+        wrap(mode='double')
+    ds = wrap(5, num_slots=1)
+    with pytest.raises(IndexError, match='another dataset'):
+        ds.set_variants(None, [(9, 0)])
+
+
+def test_more_variants_than_slots_warns(tmp_path, capsys):
+    MMLogger.get_instance('mmtada-test')
+    ds = wrap(10, num_slots=1)
+    pairs = [(1, 0), (2, 0)]
+    ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
+    assert 'num_slots >= 2' in capsys.readouterr().out

@@ -1,0 +1,179 @@
+import json
+import os.path as osp
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmtada.datasets import TADADataset
+from mmtada.engine.hooks import LearningLagHook
+from mmtada.registry import HOOKS
+
+
+def lag_hook(runner) -> LearningLagHook:
+    return [h for h in runner.hooks if isinstance(h, LearningLagHook)][0]
+
+
+def test_before_train_sets_up_and_validates(cls_cfg):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=20, select_epoch=None))
+    hook = lag_hook(runner)
+    hook.before_train(runner)
+    assert hook.select_epoch == 1  # 5% of 20
+    assert hook.stats.num_samples == 96 and hook.stats.num_classes == 10
+    assert hook._handle is not None  # recording on the training forward
+    hook._detach()
+    runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=4))
+    with pytest.raises(ValueError, match=r'select_epoch=4 .* \[1, max_epochs\]'):
+        lag_hook(runner).before_train(runner)
+    runner = Runner.from_cfg(cls_cfg(max_epochs=10, select_epoch=0.25))
+    lag_hook(runner).before_train(runner)
+    assert lag_hook(runner).select_epoch == 3
+
+
+def test_unwrapped_dataset_is_a_clear_error(cls_cfg):
+    cfg = cls_cfg()
+    cfg.train_dataloader.dataset = cfg.train_dataloader.dataset.dataset
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(TypeError, match="type='mmtada.TADADataset'"):
+        lag_hook(runner).before_train(runner)
+
+
+def test_after_train_iter_records_the_training_forward(cls_cfg):
+    runner = Runner.from_cfg(cls_cfg())
+    hook = lag_hook(runner)
+    hook.before_train(runner)
+    model = runner.model
+    batch = next(iter(runner.train_dataloader))
+    data = model.data_preprocessor(batch, True)
+    model.train()
+    with torch.no_grad():
+        model(**data, mode='loss')
+        logits = model.head(model.extract_feat(data['inputs']))
+    hook.after_train_iter(runner, 0, batch)
+    hook.stats.end_epoch(1)
+    meta = [s.metainfo for s in batch['data_samples']]
+    labels = torch.cat([s.gt_label for s in batch['data_samples']])
+    expected = F.cross_entropy(logits, labels, reduction='none')
+    for m, e, lg, y in zip(meta, expected, logits, labels):
+        if m['is_synthetic']:
+            continue
+        i = m['source_idx']
+        seen = [k for k, mm in enumerate(meta)
+                if mm['source_idx'] == i and not mm['is_synthetic']]
+        if len(seen) == 1:
+            assert hook.stats.loss[0, i] == pytest.approx(e.item(), rel=1e-4)
+            assert hook.stats.correct[0, i] == float(lg.argmax() == y)
+    assert torch.isnan(hook.stats.loss[0]).sum() == 96 - len(
+        {m['source_idx'] for m in meta})
+    assert hook._captured is None  # consumed
+
+
+def test_wrong_class_count_is_a_clear_error(cls_cfg):
+    cfg = cls_cfg()
+    cfg.model.head.num_classes = 7
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match="num_classes"):
+        runner.train()
+
+
+def test_selection_generation_and_serving(cls_cfg):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=2))
+    runner.train()
+    hook = lag_hook(runner)
+    assert hook.stats.epochs == [1, 2]  # nothing recorded after selection
+    path = osp.join(runner.work_dir, 'tada', 'selection.json')
+    sel = json.load(open(path))
+    assert sel['rule'] == 'loss_quantile' and sel['epoch'] == 2
+    # 35% of each class, by loss
+    assert sum(sel['per_class_counts'].values()) == len(sel['indices'])
+    assert 0.3 < sel['fraction'] < 0.4
+    assert sel['indices'] == sorted(sel['indices'])
+    assert len(sel['scores']) == 96
+    ds = runner.train_dataloader.dataset
+    assert isinstance(ds, TADADataset)
+    assert ds.variants == [(i, v) for i in sel['indices'] for v in range(2)]
+    assert hook.generation['generated'] == 2 * len(sel['indices'])
+    assert len(ds) == 96 + 48  # fixed capacity
+    # ranked by the loss the hook recorded at the selection epoch
+    scores = torch.tensor([float('nan') if s is None else s
+                           for s in sel['scores']])
+    assert torch.allclose(scores, hook.stats.loss[-1].double(), equal_nan=True)
+
+
+class ServedHook(Hook):
+    """Records, per epoch, how many synthetic items the loader served."""
+
+    def __init__(self):
+        self.synthetic = {}
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        n = sum(bool(s.metainfo['is_synthetic'])
+                for s in data_batch['data_samples'])
+        self.synthetic[runner.epoch] = self.synthetic.get(runner.epoch, 0) + n
+
+
+def test_persistent_workers_serve_the_variants(cls_cfg):
+    cfg = cls_cfg(max_epochs=3, select_epoch=1, num_workers=2,
+                  persistent_workers=True)
+    runner = Runner.from_cfg(cfg)
+    served = ServedHook()
+    runner.register_hook(served, priority='LOW')
+    runner.train()
+    ds = runner.train_dataloader.dataset
+    n_var = len(ds.variants)
+    assert n_var > 0
+    assert served.synthetic[0] == 0  # before selection: real data only
+    # every slot serves a variant once the workers restarted
+    assert served.synthetic[1] == 48 and served.synthetic[2] == 48
+
+
+def test_resume_after_selection_restores_the_dataset(cls_cfg, tmp_path):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1))
+    runner.train()
+    first = lag_hook(runner)
+    variants = runner.train_dataloader.dataset.variants
+    cfg = cls_cfg(max_epochs=3, select_epoch=1)
+    cfg.resume = True
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook = lag_hook(runner)
+    assert hook.selection.indices == first.selection.indices
+    assert runner.train_dataloader.dataset.variants == variants
+    assert hook.generation['generated'] == 0
+    assert hook.generation['reused'] == len(variants)
+    assert torch.equal(hook.stats.loss, first.stats.loss)
+    ckpt = torch.load(osp.join(runner.work_dir, 'epoch_3.pth'),
+                      weights_only=False)
+    # the TADA state alone is weights_only-safe
+    torch.save(ckpt['tada'], tmp_path / 'tada.pth')
+    torch.load(tmp_path / 'tada.pth', weights_only=True)
+
+
+def test_resume_with_other_settings_is_refused(cls_cfg):
+    Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1)).train()
+    cfg = cls_cfg(max_epochs=3, select_epoch=1, num_variants=3)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r"num_variants"):
+        Runner.from_cfg(cfg).train()
+
+
+def test_probe_records_when_batch_augments_hide_labels(cls_cfg):
+    cfg = cls_cfg(max_epochs=1, select_epoch=1)
+    cfg.model.data_preprocessor.batch_augments = dict(
+        augments=dict(type='Mixup', alpha=0.2))
+    cfg.model.head.loss = dict(type='CrossEntropyLoss', use_soft=True)
+    cfg.val_dataloader.dataset.pipeline = [
+        dict(type='mmpretrain.PackInputs')]
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook = lag_hook(runner)
+    assert hook._handle is None and hook._probe is not None
+    assert not torch.isnan(hook.stats.loss[-1]).any()  # every sample probed
+    assert hook.selection is not None and hook.selection.indices
+
+
+def test_registered_under_mmtada_scope():
+    assert HOOKS.get('LearningLagHook') is LearningLagHook

@@ -1,0 +1,48 @@
+import numpy as np
+
+from mmtada.datasets import TADADataset
+from mmtada.generators import (Upsample, VariantCache, generate_variants,
+                               variant_pairs, variant_seed)
+
+
+def digits(n=40):
+    return TADADataset(
+        dict(type='mmtada.Digits', split='train', indices=n, pipeline=[]),
+        num_slots=10)
+
+
+class Counting(Upsample):
+    """Upsample that records what it was asked for."""
+
+    def __init__(self):
+        super().__init__(batch_size=3)
+        self.calls = []
+
+    def generate(self, images, annotations, seeds):
+        self.calls.append((len(images), list(seeds),
+                           [a['gt_label'] for a in annotations]))
+        return super().generate(images, annotations, seeds)
+
+
+def test_generates_each_missing_variant_once_then_reuses(tmp_path):
+    ds = digits()
+    cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='U'))
+    gen = Counting()
+    out = generate_variants(gen, cache, ds, [5, 2], 2, seed=0)
+    assert out['total'] == 4 and out['generated'] == 4 and out['reused'] == 0
+    assert [c[0] for c in gen.calls] == [3, 1]  # batched by batch_size
+    labels = ds.base_gt_labels()
+    assert gen.calls[0][2] == [labels[2], labels[2], labels[5]]
+    for s, v in variant_pairs([2, 5], 2):
+        np.testing.assert_array_equal(cache.read(s, v), ds.source_image(s))
+    again = generate_variants(gen, cache, ds, [5, 2], 2, seed=0)
+    assert again['generated'] == 0 and again['reused'] == 4
+    assert len(gen.calls) == 2
+
+
+def test_variant_seed_depends_only_on_its_triple():
+    assert variant_seed(0, 1, 2) == variant_seed(0, 1, 2)
+    seeds = {variant_seed(s, i, v) for s in range(2) for i in range(50)
+             for v in range(3)}
+    assert len(seeds) == 300
+    assert all(0 <= x < 2**31 for x in seeds)

@@ -1,0 +1,87 @@
+import torch
+
+from mmtada.registry import SELECTION_RULES
+from mmtada.selection import (KMeansRule, LossQuantileRule,
+                              MisclassifiedRule, select_samples, two_means)
+
+
+def planted(n_per_class=50, classes=3, slow=10, seed=0):
+    """Outputs where `slow` samples per class are confidently wrong-ish
+    (high loss, outputs far from their class's fast cluster)."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.arange(classes).repeat_interleave(n_per_class)
+    probs = torch.full((len(labels), classes), 0.02)
+    slow_mask = torch.zeros(len(labels), dtype=torch.bool)
+    for c in range(classes):
+        idx = torch.nonzero(labels == c).squeeze(1)
+        slow_idx = idx[torch.randperm(len(idx), generator=g)[:slow]]
+        slow_mask[slow_idx] = True
+    for i, c in enumerate(labels.tolist()):
+        if slow_mask[i]:
+            probs[i, (c + 1) % classes] = 0.6 + 0.1 * torch.rand(1, generator=g)
+        else:
+            probs[i, c] = 0.8 + 0.15 * torch.rand(1, generator=g)
+    probs = probs / probs.sum(1, keepdim=True)
+    loss = -probs[torch.arange(len(labels)), labels].log()
+    stats = dict(loss=loss, probs=probs, labels=labels,
+                 correct=(probs.argmax(1) == labels).float(),
+                 confidence=probs[torch.arange(len(labels)), labels],
+                 seen=torch.ones(len(labels), dtype=torch.bool))
+    return stats, slow_mask
+
+
+def test_kmeans_finds_planted_slow_samples():
+    stats, slow = planted()
+    mask = KMeansRule().select(stats)
+    assert torch.equal(mask, slow)
+
+
+def test_kmeans_is_deterministic_and_ignores_unseen():
+    stats, slow = planted(seed=3)
+    stats['seen'][0] = False
+    stats['loss'][0] = float('nan')
+    a = KMeansRule().select(stats) & stats['seen']
+    b = KMeansRule().select(stats) & stats['seen']
+    assert torch.equal(a, b)
+    assert not a[0]
+
+
+def test_two_means_separates_two_blobs():
+    x = torch.cat([torch.zeros(5, 2), torch.ones(7, 2) * 10])
+    key = torch.cat([torch.zeros(5), torch.ones(7)])
+    assert two_means(x, key).tolist() == [False] * 5 + [True] * 7
+
+
+def test_kmeans_selects_nothing_in_a_uniform_class():
+    stats, _ = planted(slow=0)
+    stats['probs'][:] = 1 / 3
+    stats['loss'][:] = torch.log(torch.tensor(3.0))
+    assert KMeansRule().select(stats).sum() == 0
+
+
+def test_misclassified_rule():
+    stats, slow = planted()
+    assert torch.equal(MisclassifiedRule().select(stats), slow)
+
+
+def test_loss_quantile_per_class_and_ties_by_index():
+    labels = torch.tensor([0, 0, 0, 0, 1, 1])
+    loss = torch.tensor([1.0, 1.0, 1.0, 0.0, 2.0, 0.5])
+    stats = dict(loss=loss, labels=labels,
+                 seen=torch.ones(6, dtype=torch.bool))
+    mask = LossQuantileRule(fraction=0.5).select(stats)
+    assert mask.tolist() == [True, True, False, False, True, False]
+    mask = LossQuantileRule(fraction=0.5, per_class=False).select(stats)
+    assert mask.tolist() == [True, True, False, False, True, False]
+
+
+def test_rules_build_from_registry_and_record_selection():
+    stats, slow = planted()
+    rule = SELECTION_RULES.build(dict(type='mmtada.kmeans'))
+    sel = select_samples(rule, 'kmeans', stats, ['a', 'b', 'c'], epoch=3)
+    assert sel.indices == torch.nonzero(slow).squeeze(1).tolist()
+    assert sel.per_class_counts == {'a': 10, 'b': 10, 'c': 10}
+    assert sel.per_class_totals == {'a': 50, 'b': 50, 'c': 50}
+    assert abs(sel.fraction - 0.2) < 1e-9
+    assert len(sel.scores) == 150
+    assert 'kmeans, epoch 3' in sel.summary()
