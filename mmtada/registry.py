@@ -9,7 +9,15 @@ build of the wrapped dataset.
 """
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
-from mmengine.registry import Registry
+from mmengine.registry import DefaultScope, Registry, build_from_cfg
+
+
+def build_in_own_scope(cfg, registry, default_args=None):
+    """Build from a root registry of mmtada's own while a config's
+    default scope (mmpretrain, mmdet) is active, without a scope search."""
+    with DefaultScope.overwrite_default_scope(registry.scope):
+        return build_from_cfg(cfg, registry, default_args)
+
 
 HOOKS = Registry(
     'hook', parent=MMENGINE_HOOKS, scope='mmtada',
@@ -19,6 +27,8 @@ DATASETS = Registry(
     locations=['mmtada.datasets'])
 # Own roots: mmengine has no counterpart for these.
 GENERATORS = Registry(
-    'tada generator', scope='mmtada', locations=['mmtada.generators'])
+    'tada generator', scope='mmtada', build_func=build_in_own_scope,
+    locations=['mmtada.generators'])
 SELECTION_RULES = Registry(
-    'tada selection rule', scope='mmtada', locations=['mmtada.selection'])
+    'tada selection rule', scope='mmtada', build_func=build_in_own_scope,
+    locations=['mmtada.selection'])

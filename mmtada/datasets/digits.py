@@ -18,7 +18,7 @@ class Digits(BaseDataset):
     (the same on every machine and rank).
 
     Args:
-        split (str): ``'train'`` (1,347 images) or ``'test'`` (450).
+        split (str): ``'train'`` (1,352 images) or ``'test'`` (445).
         size (int): side of the enlarged images.
     """
     METAINFO = dict(classes=tuple(str(d) for d in range(10)))

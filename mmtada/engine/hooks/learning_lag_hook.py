@@ -117,8 +117,7 @@ class LearningLagHook(Hook):
         rule_cfg = dict(type=rule) if isinstance(rule, str) else dict(rule)
         self.rule_name = rule_cfg['type'].split('.')[-1]
         self.rule = SELECTION_RULES.build(rule_cfg)
-        self.generator_cfg = dict(generator)
-        self.generator = GENERATORS.build(self.generator_cfg)
+        self.generator = GENERATORS.build(dict(generator))
         self.num_variants = int(num_variants)
         self.mode = mode
         self.selection_file = selection
@@ -176,6 +175,10 @@ class LearningLagHook(Hook):
         classes = self.dataset.CLASSES
         num_classes = len(classes) if classes else int(self.labels.max()) + 1
         self.select_epoch = self._resolve_select_epoch(runner.max_epochs)
+        head_classes = getattr(self._head(runner), 'num_classes', num_classes)
+        if head_classes != num_classes:
+            raise ValueError(self._class_count_error(head_classes,
+                                                     num_classes))
         self.stats = LagStats(self.dataset.num_base, num_classes)
         if self._resumed is not None:
             self._restore(runner, self._resumed)
@@ -203,17 +206,26 @@ class LearningLagHook(Hook):
         pre = getattr(model, 'data_preprocessor', None)
         return 'probe' if getattr(pre, 'batch_augments', None) else 'train'
 
-    def _attach(self, runner) -> None:
-        model = runner.model.module if is_model_wrapper(runner.model) \
+    def _head(self, runner):
+        module = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
-        head = model
         for name in self.head_path.split('.'):
-            if not hasattr(head, name):
+            if not hasattr(module, name):
                 raise AttributeError(
                     f"LearningLagHook: the model has no '{self.head_path}'; "
                     'set head_path to the module that outputs class scores, '
                     "or record='probe'.")
-            head = getattr(head, name)
+            module = getattr(module, name)
+        return module
+
+    @staticmethod
+    def _class_count_error(model_classes: int, data_classes: int) -> str:
+        return (f'the model outputs {model_classes} classes but the dataset '
+                f'has {data_classes}: set num_classes of the head and of the '
+                'data preprocessor to the number of classes of the dataset.')
+
+    def _attach(self, runner) -> None:
+        head = self._head(runner)
 
         def capture(module, args, output):
             if module.training:
@@ -241,11 +253,8 @@ class LearningLagHook(Hook):
                 "head_path at the module whose output is (batch, classes), "
                 "or use record='probe'.")
         if logits.shape[1] != self.stats.num_classes:
-            raise ValueError(
-                f'the model outputs {logits.shape[1]} classes but the '
-                f'dataset has {self.stats.num_classes}: set the head\'s '
-                'num_classes (and the data preprocessor\'s) to the '
-                'number of classes of the dataset.')
+            raise ValueError(self._class_count_error(
+                logits.shape[1], self.stats.num_classes))
         keep = [not s.metainfo.get('is_synthetic', False) for s in samples]
         if not any(keep):
             return
