@@ -9,7 +9,6 @@ test accuracies.
     python tools/demo.py [--work-dir work_dirs/demo] [--epochs N]
 """
 import argparse
-import copy
 import json
 import os.path as osp
 import time
@@ -17,7 +16,7 @@ import time
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config
 
-from mmtada.apis import train
+from mmtada.apis import train, without_tada
 
 CONFIG = osp.join(osp.dirname(__file__), '..', 'configs',
                   'tada_resnet18_digits.py')
@@ -29,17 +28,6 @@ def parse_args():
     parser.add_argument('--epochs', type=int, help='override max_epochs')
     parser.add_argument('--config', default=CONFIG)
     return parser.parse_args()
-
-
-def baseline_of(cfg: Config) -> Config:
-    """The same run without TADA: no hook, the real data alone."""
-    base = copy.deepcopy(cfg)
-    base.custom_hooks = [
-        h for h in base.get('custom_hooks') or []
-        if str(h.get('type', '')).split('.')[-1] != 'LearningLagHook'
-    ]
-    base.train_dataloader.dataset = base.train_dataloader.dataset.dataset
-    return base
 
 
 def run(cfg: Config, work_dir: str) -> dict:
@@ -59,7 +47,7 @@ def main():
         cfg.train_cfg.max_epochs = args.epochs
         cfg.param_scheduler.T_max = args.epochs
     print('== baseline: the real digits only')
-    base = run(baseline_of(cfg), osp.join(args.work_dir, 'baseline'))
+    base = run(without_tada(cfg), osp.join(args.work_dir, 'baseline'))
     print('== TADA: select slow-learnable digits, add their variants')
     tada = run(cfg, osp.join(args.work_dir, 'tada'))
     with open(osp.join(args.work_dir, 'tada', 'tada',

@@ -12,7 +12,7 @@ from copy import deepcopy
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, ConfigDict, DictAction
 
-from mmtada.apis import find_lag_hook, train
+from mmtada.apis import find_lag_hook, train, without_tada
 
 
 def parse_args():
@@ -36,6 +36,10 @@ def parse_args():
         '--tada-mode', choices=['in_run', 'restart'],
         help="override LearningLagHook's mode: continue after selection "
         '(in_run) or retrain from scratch on the augmented data (restart)')
+    parser.add_argument(
+        '--baseline', action='store_true',
+        help='train the same config without TADA (no hook, the wrapped '
+        'dataset alone), for comparisons')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings, key=value (see mmengine DictAction)')
@@ -85,6 +89,10 @@ def merge_args(cfg, args):
         cfg[field] = loader
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.baseline:
+        if args.tada_mode is not None:
+            raise SystemExit('--baseline and --tada-mode exclude each other.')
+        return without_tada(cfg)
     if args.tada_mode is not None:
         hook = find_lag_hook(cfg)
         if hook is None:

@@ -21,6 +21,20 @@ def find_lag_hook(cfg: Config) -> Optional[ConfigDict]:
     return hooks[0] if hooks else None
 
 
+def without_tada(cfg: Config) -> Config:
+    """The same config with TADA taken out: no LearningLagHook, and the
+    dataset that TADADataset wraps trained on alone (the baseline)."""
+    cfg = copy.deepcopy(cfg)
+    cfg.custom_hooks = [
+        h for h in cfg.get('custom_hooks') or []
+        if str(h.get('type', '')).split('.')[-1] != 'LearningLagHook'
+    ]
+    dataset = cfg.train_dataloader.dataset
+    if str(dataset.get('type', '')).split('.')[-1] == 'TADADataset':
+        cfg.train_dataloader.dataset = dataset.dataset
+    return cfg
+
+
 def build_runner(cfg: Config) -> Runner:
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)

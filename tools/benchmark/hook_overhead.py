@@ -1,0 +1,124 @@
+"""Training-step time with and without LearningLagHook, side by side.
+
+Builds the model of a TADA config (default: mmpretrain's ResNet-18 CIFAR
+recipe, ``configs/tada_resnet18_cifar10.py``) and trains it with the real
+mmengine Runner on the bundled digits at 32x32, in three arms, interleaved
+round-robin over ``--reps`` repetitions so drift hits all arms alike:
+
+- ``plain``: the dataset alone, no hook;
+- ``wrapper``: inside ``TADADataset``, no hook;
+- ``hook``: wrapper + ``LearningLagHook`` recording every iteration
+  (``select_epoch`` = the end, so the recording path runs throughout).
+
+Step time is measured from the first ``before_train_iter`` hook to the last
+``after_train_iter`` hook (data loading excluded; the model step and every
+hook's per-iteration work included). Prints medians and ratios.
+
+    python tools/benchmark/hook_overhead.py [--iters 40] [--reps 3]
+"""
+import argparse
+import copy
+import os.path as osp
+import statistics
+import tempfile
+import time
+
+import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmengine.config import Config
+from mmengine.hooks import Hook
+from mmengine.runner import Runner
+
+from mmtada.apis import without_tada
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+class StepStart(Hook):
+    priority = 'HIGHEST'
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def before_train_iter(self, runner, batch_idx, data_batch=None):
+        self.clock['t0'] = time.perf_counter()
+
+
+class StepStop(Hook):
+    priority = 'LOWEST'
+
+    def __init__(self, clock):
+        self.clock = clock
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        self.clock['times'].append(time.perf_counter() - self.clock['t0'])
+
+
+def arm_config(base: Config, arm: str, work_dir: str, samples: int) -> Config:
+    cfg = copy.deepcopy(base)
+    cfg.work_dir = work_dir
+    cfg.train_dataloader.dataset.dataset = dict(
+        type='mmtada.Digits', split='train', size=32, indices=samples,
+        pipeline=cfg.train_dataloader.dataset.dataset.pipeline)
+    cfg.train_dataloader.dataset.num_slots = 0
+    cfg.train_dataloader.num_workers = 0
+    cfg.train_dataloader.persistent_workers = False
+    cfg.train_cfg = dict(by_epoch=True, max_epochs=1, val_interval=100)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.default_hooks.checkpoint = dict(type='CheckpointHook', interval=100)
+    cfg.default_hooks.logger = dict(type='LoggerHook', interval=10000)
+    cfg.log_level = 'WARNING'
+    cfg.randomness = dict(seed=0)
+    for hook in cfg.custom_hooks:
+        hook.select_epoch = 1
+    if arm == 'plain':
+        return without_tada(cfg)
+    if arm == 'wrapper':
+        cfg.custom_hooks = [h for h in cfg.custom_hooks
+                            if 'LearningLagHook' not in h.type]
+    return cfg
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--config', default=osp.join(
+        REPO, 'configs', 'tada_resnet18_cifar10.py'))
+    parser.add_argument('--iters', type=int, default=40)
+    parser.add_argument('--warmup', type=int, default=5)
+    parser.add_argument('--reps', type=int, default=3)
+    args = parser.parse_args()
+    base = Config.fromfile(args.config)
+    batch = base.train_dataloader.batch_size
+    samples = (args.iters + args.warmup) * batch
+    arms = ['plain', 'wrapper', 'hook']
+    times = {a: [] for a in arms}
+    with tempfile.TemporaryDirectory() as tmp:
+        for rep in range(args.reps):
+            order = arms[rep % 3:] + arms[:rep % 3]
+            for arm in order:
+                clock = dict(times=[])
+                runner = Runner.from_cfg(arm_config(
+                    base, arm, osp.join(tmp, f'{arm}{rep}'), samples))
+                runner.register_hook(StepStart(clock))
+                runner.register_hook(StepStop(clock))
+                runner.train()
+                times[arm] += clock['times'][args.warmup:]
+                print(f'rep {rep} {arm:8s} median step '
+                      f'{1e3 * statistics.median(clock["times"][args.warmup:]):.1f} ms',
+                      flush=True)
+    med = {a: statistics.median(times[a]) for a in arms}
+    print(f'\nconfig: {osp.basename(args.config)}, batch {batch}, '
+          f'{args.iters} timed steps x {args.reps} reps per arm')
+    print('| arm | median step (ms) | mean step (ms) | vs plain |')
+    print('| --- | --- | --- | --- |')
+    for a in arms:
+        print(f'| {a} | {1e3 * med[a]:.1f} | '
+              f'{1e3 * statistics.mean(times[a]):.1f} | '
+              f'{med[a] / med["plain"]:.4f} |')
+    print(f'\nhook overhead (hook / wrapper, medians): '
+          f'{100 * (med["hook"] / med["wrapper"] - 1):+.2f}%')
+
+
+if __name__ == '__main__':
+    main()
