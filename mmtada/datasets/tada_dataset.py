@@ -91,6 +91,7 @@ class TADADataset:
         self._variants: List[Tuple[int, int]] = []
         self._by_source = {}
         self._cache = None
+        self._fingerprint = None
         self._fully_initialized = False
         if not lazy_init:
             self.full_init()
@@ -255,12 +256,15 @@ class TADADataset:
         return self.dataset.get_cat_ids(self._resolve(idx)[0])
 
     def fingerprint(self) -> str:
-        """Identifies the base data: class names, size and labels."""
-        h = hashlib.sha1()
-        h.update(repr(self.CLASSES).encode())
-        h.update(str(self.num_base).encode())
-        h.update(self.base_gt_labels().tobytes())
-        return h.hexdigest()
+        """Identifies the base data: class names, size and labels (computed
+        once; the base data never changes)."""
+        if self._fingerprint is None:
+            h = hashlib.sha1()
+            h.update(repr(self.CLASSES).encode())
+            h.update(str(self.num_base).encode())
+            h.update(self.base_gt_labels().tobytes())
+            self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def source_image(self, idx: int) -> np.ndarray:
         """Base sample ``idx``'s image as uint8 RGB ``(H, W, 3)``, as the

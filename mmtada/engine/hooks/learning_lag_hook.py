@@ -175,7 +175,8 @@ class LearningLagHook(Hook):
         classes = self.dataset.CLASSES
         num_classes = len(classes) if classes else int(self.labels.max()) + 1
         self.select_epoch = self._resolve_select_epoch(runner.max_epochs)
-        head_classes = getattr(self._head(runner), 'num_classes', num_classes)
+        head = self._head(runner, required=self._records(runner) == 'train')
+        head_classes = getattr(head, 'num_classes', num_classes)
         if head_classes != num_classes:
             raise ValueError(self._class_count_error(head_classes,
                                                      num_classes))
@@ -198,19 +199,23 @@ class LearningLagHook(Hook):
         else:
             self._augment(runner)
 
+    @staticmethod
+    def _model(runner):
+        return runner.model.module if is_model_wrapper(runner.model) \
+            else runner.model
+
     def _records(self, runner) -> str:
         if self.record != 'auto':
             return self.record
-        model = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
-        pre = getattr(model, 'data_preprocessor', None)
+        pre = getattr(self._model(runner), 'data_preprocessor', None)
         return 'probe' if getattr(pre, 'batch_augments', None) else 'train'
 
-    def _head(self, runner):
-        module = runner.model.module if is_model_wrapper(runner.model) \
-            else runner.model
+    def _head(self, runner, required: bool = True):
+        module = self._model(runner)
         for name in self.head_path.split('.'):
             if not hasattr(module, name):
+                if not required:
+                    return None
                 raise AttributeError(
                     f"LearningLagHook: the model has no '{self.head_path}'; "
                     'set head_path to the module that outputs class scores, '

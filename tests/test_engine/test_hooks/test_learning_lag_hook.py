@@ -161,6 +161,25 @@ def test_resume_with_other_settings_is_refused(cls_cfg):
         Runner.from_cfg(cfg).train()
 
 
+def test_shared_cache_dir_is_reused_by_a_later_run(cls_cfg, tmp_path):
+    cache = str(tmp_path / 'shared_cache')
+    first = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1,
+                                    cache_dir=cache,
+                                    work_dir=tmp_path / 'a'))
+    first.train()
+    made = lag_hook(first).generation['generated']
+    assert made > 0
+    second = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1,
+                                     cache_dir=cache,
+                                     work_dir=tmp_path / 'b'))
+    second.train()
+    # same seed, same data, same selection: every variant is found
+    assert lag_hook(second).selection.indices == \
+        lag_hook(first).selection.indices
+    assert lag_hook(second).generation == dict(
+        lag_hook(second).generation, generated=0, reused=made)
+
+
 def test_probe_records_when_batch_augments_hide_labels(cls_cfg):
     cfg = cls_cfg(max_epochs=1, select_epoch=1)
     cfg.model.data_preprocessor.batch_augments = dict(
