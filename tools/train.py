@@ -84,11 +84,14 @@ def merge_args(cfg, args):
         loader.update(cfg[field])
         if args.no_pin_memory:
             loader.pin_memory = False
-        if args.no_persistent_workers or not loader.get('num_workers'):
+        if args.no_persistent_workers:
             loader.persistent_workers = False
         cfg[field] = loader
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if cfg.get(field) and not cfg[field].get('num_workers'):
+            cfg[field].persistent_workers = False  # torch needs workers
     if args.baseline:
         if args.tada_mode is not None:
             raise SystemExit('--baseline and --tada-mode exclude each other.')

@@ -131,6 +131,26 @@ def test_persistent_workers_serve_the_variants(cls_cfg):
     assert served.synthetic[1] == 48 and served.synthetic[2] == 48
 
 
+def test_checkpoint_stages(cls_cfg):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1))
+    runner.train()
+    hook = lag_hook(runner)
+    checkpoint = {}
+    hook.before_save_checkpoint(runner, checkpoint)
+    state = checkpoint['tada']
+    assert state['selection']['indices'] == hook.selection.indices
+    assert state['signature'] == hook.signature()
+    assert torch.equal(state['stats']['loss'], hook.stats.loss)
+    other = HOOKS.build(dict(type='LearningLagHook', select_epoch=1,
+                             rule='loss_quantile', num_variants=2))
+    runner._resume = False  # load_from (fine-tuning) brings no TADA state
+    other.after_load_checkpoint(runner, checkpoint)
+    assert other._resumed is None
+    runner._resume = True
+    other.after_load_checkpoint(runner, checkpoint)
+    assert other._resumed is state
+
+
 def test_resume_after_selection_restores_the_dataset(cls_cfg, tmp_path):
     runner = Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1))
     runner.train()
