@@ -141,7 +141,7 @@ def test_checkpoint_stages(cls_cfg):
     assert state['selection']['indices'] == hook.selection.indices
     assert state['signature'] == hook.signature()
     assert torch.equal(state['stats']['loss'], hook.stats.loss)
-    other = HOOKS.build(dict(type='LearningLagHook', select_epoch=1,
+    other = HOOKS.build(dict(type='mmtada.LearningLagHook', select_epoch=1,
                              rule='loss_quantile', num_variants=2))
     runner._resume = False  # load_from (fine-tuning) brings no TADA state
     other.after_load_checkpoint(runner, checkpoint)
