@@ -1,9 +1,15 @@
 from .base_generator import BaseGenerator
+from .diffusion_weights import resolve_weights, weights_fingerprint
 from .generate_variants import generate_variants, variant_pairs, variant_seed
+from .latent_sdedit import LatentSDEdit
+from .pixel_sdedit import PixelSDEdit
+from .sdedit_loop import sdedit
 from .upsample import Upsample
 from .variant_cache import VariantCache, atomic_write_bytes, settings_key
 
 __all__ = [
-    'BaseGenerator', 'Upsample', 'VariantCache', 'atomic_write_bytes',
-    'generate_variants', 'settings_key', 'variant_pairs', 'variant_seed'
+    'BaseGenerator', 'LatentSDEdit', 'PixelSDEdit', 'Upsample',
+    'VariantCache', 'atomic_write_bytes', 'generate_variants',
+    'resolve_weights', 'sdedit', 'settings_key', 'variant_pairs',
+    'variant_seed', 'weights_fingerprint'
 ]

@@ -22,9 +22,11 @@ class BaseGenerator:
 
         Args:
             images: source images, each ``(H, W, 3)`` uint8 **RGB**.
-            annotations: one dict per image: ``gt_label`` (int) for
-                classification; detection adds ``bboxes`` ((K, 4) xyxy
-                pixels) and ``labels``.
+            annotations: one dict per image: ``gt_label`` (int) and
+                ``class_name`` (str); optionally ``mask`` ((H, W), nonzero
+                marks the region edited with the generator's inside
+                strength); detection adds ``bboxes`` ((K, 4) xyxy pixels)
+                and ``labels``.
             seeds: one int per image; the variant depends on nothing else
                 that is random.
 

@@ -1,7 +1,7 @@
 """Make the variants of a selection, split across ranks, into the cache."""
 import hashlib
 import time
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 from mmengine import dist
 from mmengine.logging import print_log
@@ -20,7 +20,8 @@ def variant_pairs(sources: Sequence[int],
 
 
 def generate_variants(generator, cache, dataset, sources: Sequence[int],
-                      num_variants: int, seed: int) -> dict:
+                      num_variants: int, seed: int,
+                      shard: Optional[Tuple[int, int]] = None) -> dict:
     """Make every missing variant of ``sources`` and return counts.
 
     Rank r makes pairs ``r, r + W, r + 2W, ...`` of the sorted
@@ -37,23 +38,28 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
         sources: base indices of the selected samples.
         num_variants: k variants per sample.
         seed: the run's generation seed.
+        shard: ``(index, count)`` to split the work between independent
+            jobs instead of between the ranks of this process group.
 
     Returns:
         dict with ``total`` pairs, ``generated`` and ``reused`` on this rank
         (summed over ranks) and ``seconds`` (the slowest rank).
     """
-    rank, world = dist.get_rank(), dist.get_world_size()
+    rank, world = shard or (dist.get_rank(), dist.get_world_size())
     pairs = variant_pairs(sources, num_variants)
     mine = pairs[rank::world]
     todo = [p for p in mine if not cache.has(*p)]
     labels = dataset.base_gt_labels()
+    classes = dataset.CLASSES or [str(c) for c in range(labels.max() + 1)]
     start = time.perf_counter()
     bs = max(1, int(generator.batch_size))
     last_log = start
     for i in range(0, len(todo), bs):
         batch = todo[i:i + bs]
         images = [dataset.source_image(s) for s, _ in batch]
-        annotations = [dict(gt_label=int(labels[s])) for s, _ in batch]
+        annotations = [dict(gt_label=int(labels[s]),
+                            class_name=str(classes[labels[s]]))
+                       for s, _ in batch]
         seeds = [variant_seed(seed, s, v) for s, v in batch]
         for (s, v), img in zip(batch,
                                generator.generate(images, annotations, seeds)):

@@ -1,0 +1,132 @@
+"""SDEdit with a pixel-space diffusion model (diffusers UNet2DModel)."""
+from typing import List, Optional
+
+import numpy as np
+import torch
+
+from mmtada.registry import GENERATORS
+from .base_generator import BaseGenerator
+from .diffusion_weights import (read_class_name, resolve_weights,
+                                weights_fingerprint)
+from .image_io import from_model, keep_exact, strength_maps, to_model
+from .sdedit_loop import sdedit
+
+SCHEDULERS = ('ddim', 'ddpm')
+
+
+def pick_device(device: str) -> torch.device:
+    if device == 'auto':
+        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    if dtype == 'auto':
+        return torch.float16 if device.type == 'cuda' else torch.float32
+    return dict(fp32=torch.float32, fp16=torch.float16,
+                bf16=torch.bfloat16)[dtype]
+
+
+@GENERATORS.register_module()
+class PixelSDEdit(BaseGenerator):
+    """Noise each image to ``strength`` of the schedule and denoise it back
+    with a pixel diffusion model.
+
+    The model is a diffusers ``UNet2DModel``, unconditional or
+    class-conditional (``num_class_embeds``: the annotation's ``gt_label``
+    is its class), from a folder laid out as ``DDPMPipeline.save_pretrained``
+    writes it (``unet/``, ``scheduler/``; what ``tools/train_diffusion.py``
+    makes) or a model folder alone, or a hub id. Images are resized to the
+    model's resolution and back. With a ``mask`` in an annotation, pixels
+    inside get ``strength_inside`` (0 keeps them exactly). Each variant's
+    noise comes from its own seed: the same seed, the same image.
+
+    Args:
+        weights (str): folder or hub id.
+        strength (float): in [0, 1]; t0 = strength * T.
+        strength_inside (float, optional): strength inside annotation masks.
+        num_inference_steps (int): steps of the full schedule (strength 1).
+        scheduler (str): ``'ddim'`` (deterministic given the start noise)
+            or ``'ddpm'``.
+        batch_size (int): images per forward pass.
+        device (str): ``'auto'`` (CUDA if present), ``'cuda'``, ``'cpu'``.
+        dtype (str): ``'auto'`` (fp16 on CUDA, fp32 on CPU), ``'fp32'``,
+            ``'fp16'``, ``'bf16'``.
+        allow_pickle (bool): also accept ``.bin`` (pickle) weights.
+    """
+
+    def __init__(self,
+                 weights: str,
+                 strength: float = 0.5,
+                 strength_inside: Optional[float] = None,
+                 num_inference_steps: int = 100,
+                 scheduler: str = 'ddim',
+                 batch_size: int = 64,
+                 device: str = 'auto',
+                 dtype: str = 'auto',
+                 allow_pickle: bool = False):
+        for s in (strength, strength_inside):
+            if s is not None and not 0 <= s <= 1:
+                raise ValueError(f'strengths must be in [0, 1], got {s}.')
+        if scheduler not in SCHEDULERS:
+            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got "
+                             f"'{scheduler}'.")
+        from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
+        self.weights = weights
+        folder = resolve_weights(weights, allow_pickle)
+        sub = 'unet' if read_class_name(folder, 'unet') else ''
+        found = read_class_name(folder, sub)
+        if found != 'UNet2DModel':
+            raise ValueError(
+                f"'{weights}' holds a {found or 'non-diffusers'} model, not a "
+                'UNet2DModel: PixelSDEdit needs a pixel diffusion model '
+                '(e.g. from tools/train_diffusion.py); for Stable Diffusion '
+                'weights use LatentSDEdit.')
+        self.device = pick_device(device)
+        self.dtype = pick_dtype(dtype, self.device)
+        self.unet = UNet2DModel.from_pretrained(
+            folder, subfolder=sub or None, use_safetensors=not allow_pickle,
+            torch_dtype=self.dtype).to(self.device).eval()
+        sched_cls = DDIMScheduler if scheduler == 'ddim' else DDPMScheduler
+        try:
+            self.scheduler = sched_cls.from_pretrained(
+                folder, subfolder='scheduler' if sub else None)
+        except (OSError, ValueError):
+            self.scheduler = sched_cls(num_train_timesteps=1000)
+        self.scheduler_name = scheduler
+        self.strength = float(strength)
+        self.strength_inside = None if strength_inside is None \
+            else float(strength_inside)
+        self.num_inference_steps = int(num_inference_steps)
+        self.batch_size = int(batch_size)
+        self.resolution = int(self.unet.config.sample_size)
+        self.conditional = self.unet.config.num_class_embeds is not None
+        self._fingerprint = weights_fingerprint(folder)
+
+    def _predict(self, labels):
+        def predict(x, t):
+            return self.unet(x, t, class_labels=labels).sample
+        return predict
+
+    def generate(self, images: List[np.ndarray], annotations: List[dict],
+                 seeds: List[int]) -> List[np.ndarray]:
+        x0 = to_model(images, self.resolution, self.device, self.dtype)
+        labels = None
+        if self.conditional:
+            labels = torch.tensor([int(a['gt_label']) for a in annotations],
+                                  device=self.device)
+        gens = [torch.Generator('cpu').manual_seed(int(s)) for s in seeds]
+        strength = strength_maps(annotations, self.strength,
+                                 self.strength_inside, self.resolution)
+        x = sdedit(x0, self._predict(labels), self.scheduler,
+                   self.num_inference_steps, strength, gens)
+        out = from_model(x, [img.shape for img in images])
+        return keep_exact(images, out, annotations, self.strength,
+                          self.strength_inside)
+
+    def settings(self) -> dict:
+        return dict(
+            type='PixelSDEdit', weights=self._fingerprint,
+            strength=self.strength, strength_inside=self.strength_inside,
+            steps=self.num_inference_steps, scheduler=self.scheduler_name,
+            device=self.device.type, dtype=str(self.dtype))
