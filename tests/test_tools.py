@@ -42,3 +42,56 @@ def test_baseline_flag_trains_without_tada(tmp_path):
     assert 'TADA' not in log
     assert not osp.exists(osp.join(work, 'tada'))
     assert 'Epoch(train) [2][7/7]' in log  # 200 real samples, batch 32
+
+
+def test_train_diffusion_then_generate_with_it(tmp_path):
+    """tools/train_diffusion.py makes weights PixelSDEdit loads; with them,
+    tools/generate.py makes a selection's variants in two shards, and a
+    training run with that generator finds them all cached."""
+    from mmengine.config import Config
+
+    from mmtada.datasets import TADADataset
+    from mmtada.selection import Selection
+
+    diff = str(tmp_path / 'diffusion')
+    args = ['tools/train_diffusion.py', CONFIG, '--work-dir', diff,
+            '--batch-size', '16', '--channels', '16,32', '--num-workers',
+            '0', '--save-interval', '3', '--cfg-options',
+            'train_dataloader.dataset.dataset.indices=200']
+    log = run(*args, '--steps', '3')
+    assert 'saved' in log and '200 images, 10 classes, 16px' in log
+    log = run(*args, '--steps', '5', '--resume')
+    assert 'resumed from step 3' in log
+    weights = osp.join(diff, 'pipeline')
+    assert osp.exists(osp.join(weights, 'unet', 'config.json'))
+
+    cfg = Config.fromfile(CONFIG)
+    ds = TADADataset(dict(type='mmtada.Digits', split='train', indices=200,
+                          pipeline=[]), num_slots=0)
+    sel_path = str(tmp_path / 'selection.json')
+    Selection(rule='kmeans', epoch=1, indices=[3, 50, 120], num_samples=200,
+              per_class_counts={}, per_class_totals={},
+              scores=[0.0] * 200, dataset=ds.fingerprint()).dump(sel_path)
+    work = str(tmp_path / 'work')
+    gen_opts = [
+        'train_dataloader.dataset.dataset.indices=200',
+        'custom_hooks.0.generator.type=mmtada.PixelSDEdit',
+        f'custom_hooks.0.generator.weights={weights}',
+        'custom_hooks.0.generator.num_inference_steps=10',
+        f'custom_hooks.0.num_variants={cfg.num_variants}'
+    ]
+    logs = [run('tools/generate.py', CONFIG, '--selection', sel_path,
+                '--work-dir', work, '--shard', f'{i}/2', '--cfg-options',
+                *gen_opts) for i in range(2)]
+    k = cfg.num_variants
+    made = [int(line.split(': ')[1].split(' made')[0])
+            for log in logs for line in log.splitlines() if ' made (' in line]
+    assert sum(made) == 3 * k and min(made) > 0
+    log = run('tools/generate.py', CONFIG, '--selection', sel_path,
+              '--work-dir', work, '--cfg-options', *gen_opts)
+    assert '0 made' in log and f'{3 * k} already cached' in log
+    # the restart-mode training run with this selection reuses them
+    log = run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
+              *gen_opts, *SHORT[:4],
+              f'custom_hooks.0.selection={sel_path}')
+    assert f'{3 * k} variants (0 made, {3 * k} reused)' in log

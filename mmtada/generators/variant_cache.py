@@ -55,6 +55,14 @@ class VariantCache:
                 dict(dataset=dataset, settings=self.settings),
                 indent=1, sort_keys=True, default=str).encode())
 
+    @classmethod
+    def for_run(cls, root: str, dataset, generator,
+                seed: int) -> 'VariantCache':
+        """The cache of ``generator``'s variants of ``dataset`` (a
+        :class:`TADADataset`) made with ``seed``."""
+        return cls(root, dataset.fingerprint(),
+                   dict(generator=generator.settings(), seed=int(seed)))
+
     def path(self, source_idx: int, variant_idx: int) -> str:
         s, v = int(source_idx), int(variant_idx)
         return osp.join(self.dir, f'{s // 1000:05d}', f'{s}_{v}.png')

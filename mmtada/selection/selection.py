@@ -38,6 +38,15 @@ class Selection:
                 f'{len(self.indices)}/{self.num_samples} samples '
                 f'({100 * self.fraction:.1f}%) | per class {counts}')
 
+    def check_dataset(self, fingerprint: str, num_samples: int,
+                      source: str) -> None:
+        """Refuse a selection made on another dataset."""
+        if self.dataset and self.dataset != fingerprint:
+            raise ValueError(
+                f'the selection in {source} was made on another dataset '
+                f'({self.num_samples} samples) than this one '
+                f'({num_samples}); rerun the selection on this dataset.')
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d['fraction'] = self.fraction

@@ -46,3 +46,57 @@ def test_variant_seed_depends_only_on_its_triple():
              for v in range(3)}
     assert len(seeds) == 300
     assert all(0 <= x < 2**31 for x in seeds)
+
+
+class Interrupted(Exception):
+    pass
+
+
+class DiesAfter(Upsample):
+    """Stops the job (as a kill would) after ``n`` batches."""
+
+    def __init__(self, n):
+        super().__init__(batch_size=2)
+        self.n = n
+
+    def generate(self, images, annotations, seeds):
+        if self.n == 0:
+            raise Interrupted
+        self.n -= 1
+        return super().generate(images, annotations, seeds)
+
+
+def cache_files(cache):
+    import os
+    return sorted(f for _, _, fs in os.walk(cache.dir) for f in fs)
+
+
+def test_interrupted_generation_resumes_without_duplicates(tmp_path):
+    ds = digits()
+    cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='U'))
+    sources = [1, 4, 9, 16, 25]
+    try:
+        generate_variants(DiesAfter(2), cache, ds, sources, 2, seed=0)
+    except Interrupted:
+        pass
+    assert len(cache_files(cache)) == 1 + 4  # settings.json + 2 batches
+    out = generate_variants(Upsample(), cache, ds, sources, 2, seed=0)
+    assert out['generated'] == 6 and out['reused'] == 4
+    files = cache_files(cache)
+    assert len(files) == 1 + 10 and not any(f.startswith('.tmp') for f in files)
+
+
+def test_shards_split_the_work_without_overlap(tmp_path):
+    ds = digits()
+    sources = list(range(0, 30, 3))
+    made = []
+    for shard in range(3):
+        cache = VariantCache(str(tmp_path / f's{shard}'), ds.fingerprint(),
+                             dict(type='U'))
+        out = generate_variants(Upsample(), cache, ds, sources, 2, seed=0,
+                                shard=(shard, 3))
+        made.append({f for f in cache_files(cache) if f.endswith('.png')})
+        assert out['total'] == 20
+    assert sum(len(m) for m in made) == 20
+    assert set.union(*made) == {f'{s}_{v}.png' for s in sources
+                                for v in range(2)}

@@ -320,10 +320,9 @@ class LearningLagHook(Hook):
         self._augment(runner)
 
     def _augment(self, runner) -> None:
-        root = self.cache_dir or self._work(runner, 'variants')
-        cache = VariantCache(
-            root, self.dataset.fingerprint(),
-            dict(generator=self.generator.settings(), seed=self.seed))
+        cache = VariantCache.for_run(
+            self.cache_dir or self._work(runner, 'variants'), self.dataset,
+            self.generator, self.seed)
         self.generation = generate_variants(
             self.generator, cache, self.dataset, self.selection.indices,
             self.num_variants, self.seed)
@@ -339,13 +338,8 @@ class LearningLagHook(Hook):
         runner.train_dataloader._iterator = None
 
     def _check_dataset(self, selection: Selection, source: str) -> None:
-        if selection.dataset and selection.dataset != \
-                self.dataset.fingerprint():
-            raise ValueError(
-                f'the selection in {source} was made on another dataset '
-                f'({selection.num_samples} samples) than this run\'s '
-                f'({self.dataset.num_base}); rerun the selection on this '
-                'dataset.')
+        selection.check_dataset(self.dataset.fingerprint(),
+                                self.dataset.num_base, source)
 
     # -- checkpoint ----------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -1,0 +1,88 @@
+"""Make the variants of a selection ahead of training.
+
+    python tools/generate.py CONFIG --selection SELECTION.json
+        [--work-dir DIR] [--shard I/N] [--launcher none|pytorch|slurm]
+        [--cfg-options k=v ...]
+
+Uses the config's LearningLagHook settings (generator, num_variants, seed,
+cache_dir) and writes where that training run will look: the hook's
+``cache_dir`` or ``<work_dir>/tada/variants``, so the run then generates
+nothing. Work is split across the ranks of a launched job
+(``--launcher pytorch`` under torchrun) or between independent jobs
+(``--shard 0/4`` ... ``--shard 3/4``), each variant made once; what is
+already cached is skipped, so a rerun picks up where a stopped run ended.
+"""
+import argparse
+import copy
+import os.path as osp
+
+import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmengine.config import Config, DictAction
+from mmengine.dist import init_dist, is_main_process
+from mmengine.logging import MMLogger
+from mmengine.registry import DefaultScope
+
+from mmtada.apis import find_lag_hook
+from mmtada.datasets import TADADataset
+from mmtada.generators import VariantCache, generate_variants
+from mmtada.registry import HOOKS
+from mmtada.selection import Selection
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--selection', required=True, help='selection.json')
+    p.add_argument('--work-dir', help='the training run\'s work dir')
+    p.add_argument('--shard', help='I/N: this job makes share I of N')
+    p.add_argument('--launcher', default='none',
+                   choices=['none', 'pytorch', 'slurm', 'mpi'])
+    p.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        init_dist(args.launcher, backend=cfg.get('env_cfg', {}).get(
+            'dist_cfg', {}).get('backend', 'nccl'))
+    shard = None
+    if args.shard:
+        i, n = (int(v) for v in args.shard.split('/'))
+        if not 0 <= i < n:
+            raise SystemExit('--shard must be I/N with 0 <= I < N.')
+        shard = (i, n)
+    work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
+        './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    MMLogger.get_instance('mmtada', log_level='INFO')
+    hook_cfg = find_lag_hook(cfg)
+    if hook_cfg is None:
+        raise SystemExit('the config has no mmtada.LearningLagHook in '
+                         'custom_hooks: nothing says how to generate.')
+    wrapper = copy.deepcopy(cfg.train_dataloader.dataset)
+    with DefaultScope.overwrite_default_scope(
+            cfg.get('default_scope', 'mmpretrain')):
+        dataset = TADADataset(wrapper.get('dataset', wrapper), num_slots=0)
+        hook = HOOKS.build(copy.deepcopy(hook_cfg))
+    selection = Selection.load(args.selection)
+    selection.check_dataset(dataset.fingerprint(), dataset.num_base,
+                            args.selection)
+    cache = VariantCache.for_run(
+        hook.cache_dir or osp.join(work_dir, 'tada', 'variants'), dataset,
+        hook.generator, hook.seed)
+    out = generate_variants(hook.generator, cache, dataset,
+                            selection.indices, hook.num_variants, hook.seed,
+                            shard=shard)
+    if is_main_process():
+        rate = out['generated'] / max(out['seconds'], 1e-9)
+        print(f"{out['total']} variants of {len(selection.indices)} samples: "
+              f"{out['generated']} made ({rate:.1f} img/s), "
+              f"{out['reused']} already cached; cache {cache.dir}")
+
+
+if __name__ == '__main__':
+    main()
