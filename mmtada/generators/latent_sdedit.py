@@ -70,7 +70,7 @@ class LatentSDEdit(BaseGenerator):
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
         pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
-            folder, torch_dtype=self.dtype, safety_checker=None,
+            folder, dtype=self.dtype, safety_checker=None,
             feature_extractor=None, requires_safety_checker=False,
             use_safetensors=not allow_pickle)
         self.unet = pipe.unet.to(self.device).eval()

@@ -86,7 +86,7 @@ class PixelSDEdit(BaseGenerator):
         self.dtype = pick_dtype(dtype, self.device)
         self.unet = UNet2DModel.from_pretrained(
             folder, subfolder=sub or None, use_safetensors=not allow_pickle,
-            torch_dtype=self.dtype).to(self.device).eval()
+            dtype=self.dtype).to(self.device).eval()
         sched_cls = DDIMScheduler if scheduler == 'ddim' else DDPMScheduler
         try:
             self.scheduler = sched_cls.from_pretrained(
