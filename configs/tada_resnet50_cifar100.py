@@ -5,7 +5,7 @@ custom_imports = dict(imports=['mmtada'], allow_failed_imports=False)
 # ======================== TADA: modified parameters ========================
 tada_mode = 'in_run'      # or 'restart': select, then retrain from scratch
 select_epoch = 10         # ~5% of the 200-epoch schedule (paper: 5-10%)
-num_variants = 5          # k, variants per selected sample (paper: ~5 on CIFAR)
+num_variants = 5          # k, variants per selected sample (paper: ~5)
 expected_fraction = 0.35  # sizes the synthetic slots (paper: 30-40% selected)
 generator = dict(type='mmtada.Upsample')  # diffusion generators: see README
 

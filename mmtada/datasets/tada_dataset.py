@@ -285,5 +285,6 @@ class TADADataset:
     def __repr__(self) -> str:
         size = f'{self._ori_len}+{self.num_slots}' \
             if self._fully_initialized else 'not initialised'
-        return (f'TADADataset(mode={self.mode}, size={size}, variants='
-                f'{len(self._variants)}, dataset={type(self.dataset).__name__})')
+        return (f'TADADataset(mode={self.mode}, size={size}, '
+                f'variants={len(self._variants)}, '
+                f'dataset={type(self.dataset).__name__})')

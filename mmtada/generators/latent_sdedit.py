@@ -6,16 +6,15 @@ import torch
 import torch.nn.functional as F
 
 from mmtada.registry import GENERATORS
-from .base_generator import BaseGenerator
 from .diffusion_weights import (read_class_name, resolve_weights,
                                 weights_fingerprint)
 from .image_io import from_model, keep_exact, strength_maps, to_model
-from .pixel_sdedit import SCHEDULERS, pick_device, pick_dtype
+from .sdedit_generator import SDEditGenerator
 from .sdedit_loop import sdedit
 
 
 @GENERATORS.register_module()
-class LatentSDEdit(BaseGenerator):
+class LatentSDEdit(SDEditGenerator):
     """Stable Diffusion image-to-image with class prompts, run as our own
     loop over the pipeline's components.
 
@@ -35,7 +34,8 @@ class LatentSDEdit(BaseGenerator):
         guidance_scale (float): 1 disables guidance (one UNet pass a step).
         resolution (int, optional): defaults to the UNet's sample size x
             the VAE's scale factor.
-        Others as :class:`PixelSDEdit`.
+        weights, allow_pickle: as :class:`PixelSDEdit`.
+        Others: see :class:`SDEditGenerator`.
     """
 
     def __init__(self,
@@ -52,14 +52,9 @@ class LatentSDEdit(BaseGenerator):
                  device: str = 'auto',
                  dtype: str = 'auto',
                  allow_pickle: bool = False):
-        for s in (strength, strength_inside):
-            if s is not None and not 0 <= s <= 1:
-                raise ValueError(f'strengths must be in [0, 1], got {s}.')
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got "
-                             f"'{scheduler}'.")
-        from diffusers import (DDIMScheduler, DDPMScheduler,
-                               StableDiffusionImg2ImgPipeline)
+        super().__init__(strength, strength_inside, num_inference_steps,
+                         scheduler, batch_size, device, dtype)
+        from diffusers import StableDiffusionImg2ImgPipeline
         folder = resolve_weights(weights, allow_pickle)
         if read_class_name(folder, 'unet') != 'UNet2DConditionModel':
             raise ValueError(
@@ -67,8 +62,6 @@ class LatentSDEdit(BaseGenerator):
                 'unet/config.json of a UNet2DConditionModel): LatentSDEdit '
                 'needs text-to-image latent diffusion weights; for a pixel '
                 'model use PixelSDEdit.')
-        self.device = pick_device(device)
-        self.dtype = pick_dtype(dtype, self.device)
         pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
             folder, dtype=self.dtype, safety_checker=None,
             feature_extractor=None, requires_safety_checker=False,
@@ -77,20 +70,14 @@ class LatentSDEdit(BaseGenerator):
         self.vae = pipe.vae.to(self.device).eval()
         self.text_encoder = pipe.text_encoder.to(self.device).eval()
         self.tokenizer = pipe.tokenizer
-        sched_cls = DDIMScheduler if scheduler == 'ddim' else DDPMScheduler
-        self.scheduler = sched_cls.from_config(pipe.scheduler.config)
-        self.scheduler_name = scheduler
+        self.scheduler = self.scheduler_class().from_config(
+            pipe.scheduler.config)
         self.vae_scale = 2**(len(self.vae.config.block_out_channels) - 1)
         self.resolution = int(resolution or self.unet.config.sample_size *
                               self.vae_scale)
         self.prompt_template = prompt_template
         self.negative_prompt = negative_prompt
         self.guidance_scale = float(guidance_scale)
-        self.strength = float(strength)
-        self.strength_inside = None if strength_inside is None \
-            else float(strength_inside)
-        self.num_inference_steps = int(num_inference_steps)
-        self.batch_size = int(batch_size)
         self._fingerprint = weights_fingerprint(folder)
         self._embeds = {}
 
@@ -145,8 +132,5 @@ class LatentSDEdit(BaseGenerator):
         return dict(
             type='LatentSDEdit', weights=self._fingerprint,
             prompt=self.prompt_template, negative=self.negative_prompt,
-            guidance=self.guidance_scale, strength=self.strength,
-            strength_inside=self.strength_inside,
-            steps=self.num_inference_steps, scheduler=self.scheduler_name,
-            resolution=self.resolution, device=self.device.type,
-            dtype=str(self.dtype))
+            guidance=self.guidance_scale, resolution=self.resolution,
+            **self.sdedit_settings())

@@ -5,30 +5,15 @@ import numpy as np
 import torch
 
 from mmtada.registry import GENERATORS
-from .base_generator import BaseGenerator
 from .diffusion_weights import (read_class_name, resolve_weights,
                                 weights_fingerprint)
 from .image_io import from_model, keep_exact, strength_maps, to_model
+from .sdedit_generator import SDEditGenerator
 from .sdedit_loop import sdedit
-
-SCHEDULERS = ('ddim', 'ddpm')
-
-
-def pick_device(device: str) -> torch.device:
-    if device == 'auto':
-        return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-    return torch.device(device)
-
-
-def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
-    if dtype == 'auto':
-        return torch.float16 if device.type == 'cuda' else torch.float32
-    return dict(fp32=torch.float32, fp16=torch.float16,
-                bf16=torch.bfloat16)[dtype]
 
 
 @GENERATORS.register_module()
-class PixelSDEdit(BaseGenerator):
+class PixelSDEdit(SDEditGenerator):
     """Noise each image to ``strength`` of the schedule and denoise it back
     with a pixel diffusion model.
 
@@ -43,16 +28,8 @@ class PixelSDEdit(BaseGenerator):
 
     Args:
         weights (str): folder or hub id.
-        strength (float): in [0, 1]; t0 = strength * T.
-        strength_inside (float, optional): strength inside annotation masks.
-        num_inference_steps (int): steps of the full schedule (strength 1).
-        scheduler (str): ``'ddim'`` (deterministic given the start noise)
-            or ``'ddpm'``.
-        batch_size (int): images per forward pass.
-        device (str): ``'auto'`` (CUDA if present), ``'cuda'``, ``'cpu'``.
-        dtype (str): ``'auto'`` (fp16 on CUDA, fp32 on CPU), ``'fp32'``,
-            ``'fp16'``, ``'bf16'``.
         allow_pickle (bool): also accept ``.bin`` (pickle) weights.
+        Others: see :class:`SDEditGenerator`.
     """
 
     def __init__(self,
@@ -65,14 +42,9 @@ class PixelSDEdit(BaseGenerator):
                  device: str = 'auto',
                  dtype: str = 'auto',
                  allow_pickle: bool = False):
-        for s in (strength, strength_inside):
-            if s is not None and not 0 <= s <= 1:
-                raise ValueError(f'strengths must be in [0, 1], got {s}.')
-        if scheduler not in SCHEDULERS:
-            raise ValueError(f"scheduler must be one of {SCHEDULERS}, got "
-                             f"'{scheduler}'.")
-        from diffusers import DDIMScheduler, DDPMScheduler, UNet2DModel
-        self.weights = weights
+        super().__init__(strength, strength_inside, num_inference_steps,
+                         scheduler, batch_size, device, dtype)
+        from diffusers import UNet2DModel
         folder = resolve_weights(weights, allow_pickle)
         sub = 'unet' if read_class_name(folder, 'unet') else ''
         found = read_class_name(folder, sub)
@@ -82,23 +54,15 @@ class PixelSDEdit(BaseGenerator):
                 'UNet2DModel: PixelSDEdit needs a pixel diffusion model '
                 '(e.g. from tools/train_diffusion.py); for Stable Diffusion '
                 'weights use LatentSDEdit.')
-        self.device = pick_device(device)
-        self.dtype = pick_dtype(dtype, self.device)
         self.unet = UNet2DModel.from_pretrained(
             folder, subfolder=sub or None, use_safetensors=not allow_pickle,
             dtype=self.dtype).to(self.device).eval()
-        sched_cls = DDIMScheduler if scheduler == 'ddim' else DDPMScheduler
+        sched_cls = self.scheduler_class()
         try:
             self.scheduler = sched_cls.from_pretrained(
                 folder, subfolder='scheduler' if sub else None)
         except (OSError, ValueError):
             self.scheduler = sched_cls(num_train_timesteps=1000)
-        self.scheduler_name = scheduler
-        self.strength = float(strength)
-        self.strength_inside = None if strength_inside is None \
-            else float(strength_inside)
-        self.num_inference_steps = int(num_inference_steps)
-        self.batch_size = int(batch_size)
         self.resolution = int(self.unet.config.sample_size)
         self.conditional = self.unet.config.num_class_embeds is not None
         self._fingerprint = weights_fingerprint(folder)
@@ -125,8 +89,5 @@ class PixelSDEdit(BaseGenerator):
                           self.strength_inside)
 
     def settings(self) -> dict:
-        return dict(
-            type='PixelSDEdit', weights=self._fingerprint,
-            strength=self.strength, strength_inside=self.strength_inside,
-            steps=self.num_inference_steps, scheduler=self.scheduler_name,
-            device=self.device.type, dtype=str(self.dtype))
+        return dict(type='PixelSDEdit', weights=self._fingerprint,
+                    **self.sdedit_settings())

@@ -6,6 +6,8 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List
 
+import torch
+
 
 @dataclass
 class Selection:
@@ -90,10 +92,9 @@ class Selection:
                 'rerun the selection.') from None
 
 
-def select_samples(rule, rule_name: str, stats: Dict[str, 'torch.Tensor'],
+def select_samples(rule, rule_name: str, stats: Dict[str, torch.Tensor],
                    classes, epoch: int, dataset: str = '') -> Selection:
     """Run ``rule`` on one epoch's ``stats`` and record the result."""
-    import torch
     mask = rule.select(stats) & stats['seen']
     labels = stats['labels']
     names = list(classes) if classes else [

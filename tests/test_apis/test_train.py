@@ -88,7 +88,8 @@ def test_cifar10_config_runs_on_cifar_files(tmp_path):
     on files in CIFAR-10's format, read by mmpretrain's CIFAR loader."""
     DATASETS.register_module(module=UncheckedCIFAR10, force=True)
     write_cifar10(str(tmp_path / 'cifar10'))
-    cfg = Config.fromfile(osp.join(REPO, 'configs', 'tada_resnet18_cifar10.py'))
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'tada_resnet18_cifar10.py'))
     for loader in (cfg.train_dataloader.dataset, cfg.val_dataloader):
         ds = loader.dataset if 'dataset' in loader else loader
         ds.type = 'UncheckedCIFAR10'

@@ -111,7 +111,8 @@ def test_forwards_metainfo_and_labels():
     assert ds.class_to_idx['3'] == 3
     labels = ds.get_gt_labels()
     assert len(labels) == 15
-    assert labels[12] == ds.base_gt_labels()[ds.get_data_info(12)['source_idx']]
+    source = ds.get_data_info(12)['source_idx']
+    assert labels[12] == ds.base_gt_labels()[source]
 
 
 def test_bad_arguments_are_clear(tmp_path):

@@ -83,7 +83,8 @@ def test_interrupted_generation_resumes_without_duplicates(tmp_path):
     out = generate_variants(Upsample(), cache, ds, sources, 2, seed=0)
     assert out['generated'] == 6 and out['reused'] == 4
     files = cache_files(cache)
-    assert len(files) == 1 + 10 and not any(f.startswith('.tmp') for f in files)
+    assert len(files) == 1 + 10
+    assert not any(f.startswith('.tmp') for f in files)
 
 
 def test_shards_split_the_work_without_overlap(tmp_path):

@@ -18,7 +18,8 @@ def planted(n_per_class=50, classes=3, slow=10, seed=0):
         slow_mask[slow_idx] = True
     for i, c in enumerate(labels.tolist()):
         if slow_mask[i]:
-            probs[i, (c + 1) % classes] = 0.6 + 0.1 * torch.rand(1, generator=g)
+            probs[i, (c + 1) % classes] = \
+                0.6 + 0.1 * torch.rand(1, generator=g)
         else:
             probs[i, c] = 0.8 + 0.15 * torch.rand(1, generator=g)
     probs = probs / probs.sum(1, keepdim=True)

@@ -151,7 +151,6 @@ def main():
                 lb, args.repeats)
             rows.append((f'latent SDEdit, {res}px, guidance {guidance}',
                          lb, a, 'diffusers img2img pipeline', b))
-            del ours, pipe
         ours = PixelSDEdit(pixel_dir, strength=args.strength,
                            num_inference_steps=args.pixel_steps,
                            batch_size=pb)

@@ -104,8 +104,8 @@ def main():
                 runner.register_hook(StepStop(clock))
                 runner.train()
                 times[arm] += clock['times'][args.warmup:]
-                print(f'rep {rep} {arm:8s} median step '
-                      f'{1e3 * statistics.median(clock["times"][args.warmup:]):.1f} ms',
+                step = statistics.median(clock['times'][args.warmup:])
+                print(f'rep {rep} {arm:8s} median step {1e3 * step:.1f} ms',
                       flush=True)
     med = {a: statistics.median(times[a]) for a in arms}
     print(f'\nconfig: {osp.basename(args.config)}, batch {batch}, '

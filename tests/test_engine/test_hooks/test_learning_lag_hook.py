@@ -25,7 +25,8 @@ def test_before_train_sets_up_and_validates(cls_cfg):
     assert hook._handle is not None  # recording on the training forward
     hook._detach()
     runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=4))
-    with pytest.raises(ValueError, match=r'select_epoch=4 .* \[1, max_epochs\]'):
+    with pytest.raises(ValueError,
+                       match=r'select_epoch=4 .* \[1, max_epochs\]'):
         lag_hook(runner).before_train(runner)
     runner = Runner.from_cfg(cls_cfg(max_epochs=10, select_epoch=0.25))
     lag_hook(runner).before_train(runner)
