@@ -110,4 +110,4 @@ def select_samples(rule, rule_name: str, stats: Dict[str, torch.Tensor],
         per_class_totals={n: int(v) for n, v in zip(names, totals)},
         scores=rule.score(stats).double().tolist(),
         dataset=dataset,
-        rule_cfg=rule.config())
+        rule_cfg=dict(rule.config(), type=rule_name))

@@ -297,7 +297,6 @@ class LearningLagHook(Hook):
             selection = select_samples(
                 self.rule, self.rule_name, self.stats.latest(self.labels),
                 self.dataset.CLASSES, epoch, self.dataset.fingerprint())
-            selection.rule_cfg = dict(self.rule.config(), type=self.rule_name)
             selection.dump(self._work(runner, 'selection.json'))
             payload = [selection.to_dict()]
         dist.broadcast_object_list(payload, src=0)
