@@ -44,7 +44,9 @@ def parse_args():
                    help='model resolution (default: the first image size)')
     p.add_argument('--channels', default='64,128,256',
                    help='UNet block widths; attention in the last two')
-    p.add_argument('--ema-decay', type=float, default=0.999)
+    p.add_argument('--ema-decay', type=float, default=0.999,
+                   help='EMA decay, reached after a warm-up of '
+                   '(1 + step) / (10 + step)')
     p.add_argument('--save-interval', type=int, default=1000)
     p.add_argument('--num-workers', type=int, default=2)
     p.add_argument('--seed', type=int, default=0)
@@ -170,9 +172,12 @@ def main():
             loss.backward()
             torch.nn.utils.clip_grad_norm_(unet.parameters(), 1.0)
             opt.step()
+            # EMA with warm-up, so that short runs are not dominated by the
+            # random initial weights.
+            decay = min(args.ema_decay, (1 + step) / (10 + step))
             with torch.no_grad():
                 for e, p in zip(ema.parameters(), unet.parameters()):
-                    e.lerp_(p, 1 - args.ema_decay)
+                    e.lerp_(p, 1 - decay)
             step += 1
             seen += len(x)
             bar.update(1)
