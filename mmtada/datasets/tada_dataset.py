@@ -23,9 +23,10 @@ class TADADataset:
       sample ``i``. Slot ``j`` (index ``N + j``) serves, **before
       selection**, base sample ``perm[j % N]`` for a permutation seeded by
       ``seed`` (extra uniform draws of the real data); **after**
-      :meth:`set_variants`, variant ``j % V`` of the ``V`` variants (cycled
-      when ``V < num_slots``; when ``V > num_slots`` the surplus is not
-      served and a warning says so).
+      :meth:`set_variants`, variant ``j % V`` of the ``V`` variants ordered
+      by (variant index, source index): cycled when ``V < num_slots``; when
+      ``V > num_slots`` the surplus (the highest variant indices, evenly
+      across samples) is not served and a warning says so.
     - ``mode='replace'``: ``len = N``; a base sample that has variants is
       replaced, each time it is drawn, by one of them with probability
       ``replace_prob`` (the draw happens in the worker, seeded by mmengine's
@@ -134,14 +135,17 @@ class TADADataset:
 
     @property
     def variants(self) -> List[Tuple[int, int]]:
-        """The (source index, variant index) pairs being served."""
+        """The (source index, variant index) pairs, in slot order."""
         return list(self._variants)
 
     def set_variants(self, cache, variants: Sequence[Tuple[int, int]]) -> None:
         """Serve ``variants`` (pairs of source and variant index) from
         ``cache`` (a :class:`VariantCache` holding all of them)."""
         self.full_init()
-        variants = sorted((int(s), int(v)) for s, v in variants)
+        # Ordered by variant index first: a surplus over num_slots drops
+        # the last variants of every sample, never whole samples.
+        variants = sorted(((int(s), int(v)) for s, v in variants),
+                          key=lambda p: (p[1], p[0]))
         for s, _ in variants:
             if not 0 <= s < self._ori_len:
                 raise IndexError(

@@ -43,10 +43,10 @@ def test_slots_serve_the_variants_after_selection(tmp_path):
     ds = wrap(20, num_slots=5)
     pairs = [(3, 0), (3, 1), (7, 0)]
     ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
-    assert len(ds) == 25 and ds.variants == pairs
+    assert len(ds) == 25 and ds.variants == [(3, 0), (7, 0), (3, 1)]
     served = [ds.get_data_info(20 + j)['source_idx'] for j in range(5)]
-    assert served == [3, 3, 7, 3, 3]  # cycled
-    item = ds[22]
+    assert served == [3, 7, 3, 3, 7]  # cycled
+    item = ds[21]
     meta = item['data_samples'].metainfo
     assert meta['is_synthetic'] is True and meta['source_idx'] == 7
     # RGB arrays in memory: the variant arrives as the inverted original
@@ -125,9 +125,12 @@ def test_bad_arguments_are_clear(tmp_path):
         ds.set_variants(None, [(9, 0)])
 
 
-def test_more_variants_than_slots_warns(tmp_path, capsys):
+def test_more_variants_than_slots_drops_evenly_and_warns(tmp_path, capsys):
     MMLogger.get_instance('mmtada-test')
-    ds = wrap(10, num_slots=1)
-    pairs = [(1, 0), (2, 0)]
+    ds = wrap(10, num_slots=5)
+    pairs = [(s, v) for s in (1, 2, 8) for v in range(3)]
     ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
-    assert 'num_slots >= 2' in capsys.readouterr().out
+    assert 'num_slots >= 9' in capsys.readouterr().out
+    served = [ds.get_data_info(10 + j) for j in range(5)]
+    # every selected sample keeps at least one variant
+    assert sorted(i['source_idx'] for i in served) == [1, 1, 2, 2, 8]
