@@ -54,8 +54,8 @@ def test_slots_serve_the_variants_after_selection(tmp_path):
     assert np.array_equal(item['inputs'].numpy().astype(int), 255 - src)
     # base indices are untouched
     assert ds[3]['data_samples'].metainfo['is_synthetic'] is False
-    assert ds.get_gt_labels()[22] == ds.base_gt_labels()[7]
-    assert ds.get_cat_ids(22) == [int(ds.base_gt_labels()[7])]
+    assert ds.get_gt_labels()[21] == ds.base_gt_labels()[7]
+    assert ds.get_cat_ids(21) == [int(ds.base_gt_labels()[7])]
 
 
 def test_bgr_in_memory_order(tmp_path):
