@@ -12,7 +12,9 @@ round-robin over ``--reps`` repetitions so drift hits all arms alike:
 
 Step time is measured from the first ``before_train_iter`` hook to the last
 ``after_train_iter`` hook (data loading excluded; the model step and every
-hook's per-iteration work included). Prints medians and ratios.
+hook's per-iteration work included). Prints medians and ratios, and, since
+step times drift by more than the hook costs on a shared CPU, also the time
+spent inside ``LearningLagHook.after_train_iter`` itself, against the step.
 
     python tools/benchmark/hook_overhead.py [--iters 40] [--reps 3]
 """
@@ -54,6 +56,15 @@ class StepStop(Hook):
         self.clock['times'].append(time.perf_counter() - self.clock['t0'])
 
 
+def timed_call(fn, sink):
+    def wrapper(*args, **kwargs):
+        start = time.perf_counter()
+        out = fn(*args, **kwargs)
+        sink.append(time.perf_counter() - start)
+        return out
+    return wrapper
+
+
 def arm_config(base: Config, arm: str, work_dir: str, samples: int) -> Config:
     cfg = copy.deepcopy(base)
     cfg.work_dir = work_dir
@@ -93,6 +104,7 @@ def main():
     samples = (args.iters + args.warmup) * batch
     arms = ['plain', 'wrapper', 'hook']
     times = {a: [] for a in arms}
+    inside = []
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(args.reps):
             order = arms[rep % 3:] + arms[:rep % 3]
@@ -102,6 +114,10 @@ def main():
                     base, arm, osp.join(tmp, f'{arm}{rep}'), samples))
                 runner.register_hook(StepStart(clock))
                 runner.register_hook(StepStop(clock))
+                for hook in runner.hooks:
+                    if type(hook).__name__ == 'LearningLagHook':
+                        hook.after_train_iter = timed_call(
+                            hook.after_train_iter, inside)
                 runner.train()
                 times[arm] += clock['times'][args.warmup:]
                 step = statistics.median(clock['times'][args.warmup:])
@@ -118,6 +134,10 @@ def main():
               f'{med[a] / med["plain"]:.4f} |')
     print(f'\nhook overhead (hook / wrapper, medians): '
           f'{100 * (med["hook"] / med["wrapper"] - 1):+.2f}%')
+    per_iter = statistics.median(inside)
+    print(f'time inside LearningLagHook.after_train_iter: '
+          f'{1e3 * per_iter:.3f} ms per step = '
+          f'{100 * per_iter / med["wrapper"]:.3f}% of the step')
 
 
 if __name__ == '__main__':
