@@ -64,7 +64,7 @@ def main():
         for c, n in sel['per_class_counts'].items()))
     gen = hook.generation
     print(f"generation: {gen['total']} variants with "
-          f"{hook.generator.settings()['type']}, {gen['seconds']:.1f}s")
+          f"{hook.generator_cfg['type']}, {gen['seconds']:.1f}s")
     print(f"test accuracy: baseline {base['accuracy']:.2f}%  |  "
           f"TADA {tada['accuracy']:.2f}%  "
           f"({tada['accuracy'] - base['accuracy']:+.2f})")

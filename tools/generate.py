@@ -25,7 +25,7 @@ from mmengine.registry import DefaultScope
 from mmtada.apis import find_lag_hook
 from mmtada.datasets import TADADataset
 from mmtada.generators import VariantCache, generate_variants
-from mmtada.registry import HOOKS
+from mmtada.registry import GENERATORS, HOOKS
 from mmtada.selection import Selection
 
 
@@ -68,13 +68,14 @@ def main():
             cfg.get('default_scope', 'mmpretrain')):
         dataset = TADADataset(wrapper.get('dataset', wrapper), num_slots=0)
         hook = HOOKS.build(copy.deepcopy(hook_cfg))
+        generator = GENERATORS.build(copy.deepcopy(hook.generator_cfg))
     selection = Selection.load(args.selection)
     selection.check_dataset(dataset.fingerprint(), dataset.num_base,
                             args.selection)
     cache = VariantCache.for_run(
         hook.cache_dir or osp.join(work_dir, 'tada', 'variants'), dataset,
-        hook.generator, hook.seed)
-    out = generate_variants(hook.generator, cache, dataset,
+        generator, hook.seed)
+    out = generate_variants(generator, cache, dataset,
                             selection.indices, hook.num_variants, hook.seed,
                             shard=shard)
     if is_main_process():

@@ -1,4 +1,5 @@
 """Track per-sample learning lag, select the lagging samples, augment them."""
+import copy
 import math
 import os.path as osp
 from typing import Optional, Union
@@ -52,8 +53,9 @@ class LearningLagHook(Hook):
     samples (on rank 0, broadcast, so every rank holds the same selection),
     ``<work_dir>/tada/selection.json`` is written and a one-line summary is
     logged. Then ``num_variants`` variants of each are made by
-    ``generator`` (split across ranks, into the variant cache, reused by
-    later runs) and the :class:`TADADataset` serves them; the loader's
+    ``generator`` (built only then and released after; split across
+    ranks, into the variant cache, reused by later runs) and the
+    :class:`TADADataset` serves them; the loader's
     iterator is dropped once so that persistent workers see the change.
 
     Modes: ``'in_run'`` continues training on the augmented data.
@@ -117,7 +119,11 @@ class LearningLagHook(Hook):
         rule_cfg = dict(type=rule) if isinstance(rule, str) else dict(rule)
         self.rule_name = rule_cfg['type'].split('.')[-1]
         self.rule = SELECTION_RULES.build(rule_cfg)
-        self.generator = GENERATORS.build(dict(generator))
+        self.generator_cfg = dict(generator)
+        if GENERATORS.get(self.generator_cfg.get('type', '')) is None:
+            raise KeyError(
+                f"unknown generator {self.generator_cfg.get('type')!r}: use "
+                f'one of {sorted(GENERATORS.module_dict)} (mmtada.<name>).')
         self.num_variants = int(num_variants)
         self.mode = mode
         self.selection_file = selection
@@ -143,7 +149,7 @@ class LearningLagHook(Hook):
         return dict(
             rule=self.rule_name, rule_cfg=self.rule.config(),
             num_variants=self.num_variants,
-            generator=self.generator.settings(), seed=self.seed,
+            generator=self.generator_cfg, seed=self.seed,
             select_epoch=self.select_epoch, mode=self.mode)
 
     def _resolve_select_epoch(self, max_epochs: int) -> int:
@@ -319,12 +325,18 @@ class LearningLagHook(Hook):
         self._augment(runner)
 
     def _augment(self, runner) -> None:
+        # Built here and released after: diffusion weights must not hold
+        # GPU memory through training.
+        generator = GENERATORS.build(copy.deepcopy(self.generator_cfg))
         cache = VariantCache.for_run(
             self.cache_dir or self._work(runner, 'variants'), self.dataset,
-            self.generator, self.seed)
+            generator, self.seed)
         self.generation = generate_variants(
-            self.generator, cache, self.dataset, self.selection.indices,
+            generator, cache, self.dataset, self.selection.indices,
             self.num_variants, self.seed)
+        del generator
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
         print_log(
             f"TADA generation: {self.generation['total']} variants "
             f"({self.generation['generated']} made, "

@@ -9,6 +9,7 @@ from mmengine.runner import Runner
 
 from mmtada.datasets import TADADataset
 from mmtada.engine.hooks import LearningLagHook
+from mmtada.generators import BaseGenerator
 from mmtada.registry import HOOKS
 
 
@@ -215,6 +216,16 @@ def test_probe_records_when_batch_augments_hide_labels(cls_cfg):
     assert hook._handle is None and hook._probe is not None
     assert not torch.isnan(hook.stats.loss[-1]).any()  # every sample probed
     assert hook.selection is not None and hook.selection.indices
+
+
+def test_generator_is_checked_early_and_not_kept(cls_cfg):
+    with pytest.raises(KeyError, match='unknown generator'):
+        LearningLagHook(generator=dict(type='mmtada.Upsampel'))
+    runner = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1))
+    runner.train()
+    hook = lag_hook(runner)
+    assert hook.generation['generated'] > 0
+    assert not any(isinstance(v, BaseGenerator) for v in vars(hook).values())
 
 
 def test_registered_under_mmtada_scope():
