@@ -71,7 +71,7 @@ def save_tiny_latent_model(folder: str, resolution: int = 32,
     scheduler = DDIMScheduler(
         num_train_timesteps=1000, beta_schedule='scaled_linear',
         beta_start=0.00085, beta_end=0.012, clip_sample=False,
-        set_alpha_to_one=False)
+        set_alpha_to_one=False, steps_offset=1)
     StableDiffusionImg2ImgPipeline(
         vae=vae, text_encoder=text, tokenizer=tokenizer, unet=unet,
         scheduler=scheduler, safety_checker=None, feature_extractor=None,

@@ -49,7 +49,7 @@ def save_real_latent(folder):
                                         model_max_length=77)
     sched = DDIMScheduler(beta_schedule='scaled_linear', beta_start=0.00085,
                           beta_end=0.012, clip_sample=False,
-                          set_alpha_to_one=False)
+                          set_alpha_to_one=False, steps_offset=1)
     StableDiffusionImg2ImgPipeline(
         vae=vae, text_encoder=text, tokenizer=tok, unet=unet,
         scheduler=sched, safety_checker=None, feature_extractor=None,
