@@ -22,8 +22,7 @@ from mmengine.dist import init_dist, is_main_process
 from mmengine.logging import MMLogger
 from mmengine.registry import DefaultScope
 
-from mmtada.apis import find_lag_hook
-from mmtada.datasets import TADADataset
+from mmtada.apis import build_base_dataset, find_lag_hook
 from mmtada.generators import VariantCache, generate_variants
 from mmtada.registry import GENERATORS, HOOKS
 from mmtada.selection import Selection
@@ -63,10 +62,9 @@ def main():
     if hook_cfg is None:
         raise SystemExit('the config has no mmtada.LearningLagHook in '
                          'custom_hooks: nothing says how to generate.')
-    wrapper = copy.deepcopy(cfg.train_dataloader.dataset)
+    dataset = build_base_dataset(cfg)
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
-        dataset = TADADataset(wrapper.get('dataset', wrapper), num_slots=0)
         hook = HOOKS.build(copy.deepcopy(hook_cfg))
         generator = GENERATORS.build(copy.deepcopy(hook.generator_cfg))
     selection = Selection.load(args.selection)

@@ -26,8 +26,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
 
+from mmtada.apis import build_base_dataset
 from mmtada.datasets import TADADataset
 from mmtada.generators.image_io import to_model
 
@@ -76,16 +76,6 @@ class TrainImages(torch.utils.data.Dataset):
         return x, int(self.labels[i])
 
 
-def build_dataset(cfg: Config) -> TADADataset:
-    inner = copy.deepcopy(cfg.train_dataloader.dataset)
-    if str(inner.get('type', '')).split('.')[-1] == 'TADADataset':
-        inner = inner.dataset
-    inner['pipeline'] = []
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmpretrain')):
-        return TADADataset(inner, num_slots=0)
-
-
 def build_unet(resolution, channels, num_classes):
     from diffusers import UNet2DModel
     n = len(channels)
@@ -123,7 +113,7 @@ def main():
     np.random.seed(args.seed)
     device = torch.device(args.device if args.device != 'auto' else
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
-    dataset = build_dataset(cfg)
+    dataset = build_base_dataset(cfg)
     resolution = args.resolution or dataset.source_image(0).shape[0]
     channels = [int(c) for c in args.channels.split(',')]
     num_classes = len(dataset.CLASSES or []) or int(

@@ -8,13 +8,11 @@ Rows: one training image per class (``--per-class``), then one variant per
 strength; the variants are those the cache would hold (same seeds).
 """
 import argparse
-import copy
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
-from mmengine.registry import DefaultScope
 
-from mmtada.datasets import TADADataset
+from mmtada.apis import build_base_dataset
 from mmtada.generators import variant_seed
 from mmtada.registry import GENERATORS
 from mmtada.visualization import pick_per_class, save_png, variant_grid
@@ -35,10 +33,7 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    wrapper = copy.deepcopy(cfg.train_dataloader.dataset)
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmpretrain')):
-        dataset = TADADataset(wrapper.get('dataset', wrapper), num_slots=0)
+    dataset = build_base_dataset(cfg)
     labels = dataset.base_gt_labels()
     classes = dataset.CLASSES or [str(c) for c in range(labels.max() + 1)]
     idx = pick_per_class(labels, args.per_class)

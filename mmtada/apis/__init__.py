@@ -1,6 +1,8 @@
+from .base_dataset import base_dataset_cfg, build_base_dataset, is_tada_wrapper
 from .train import (build_runner, find_lag_hook, selection_path, train,
                     without_tada)
 
 __all__ = [
+    'base_dataset_cfg', 'build_base_dataset', 'is_tada_wrapper',
     'build_runner', 'find_lag_hook', 'selection_path', 'train', 'without_tada'
 ]

@@ -8,6 +8,8 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from .base_dataset import base_dataset_cfg, is_tada_wrapper
+
 SELECT_SUBDIR = 'select'
 
 
@@ -29,9 +31,7 @@ def without_tada(cfg: Config) -> Config:
         h for h in cfg.get('custom_hooks') or []
         if str(h.get('type', '')).split('.')[-1] != 'LearningLagHook'
     ]
-    dataset = cfg.train_dataloader.dataset
-    if str(dataset.get('type', '')).split('.')[-1] == 'TADADataset':
-        cfg.train_dataloader.dataset = dataset.dataset
+    cfg.train_dataloader.dataset = base_dataset_cfg(cfg)
     return cfg
 
 
@@ -71,9 +71,8 @@ def train(cfg: Config) -> Runner:
     if not osp.exists(path):
         first = copy.deepcopy(cfg)
         first.work_dir = osp.join(cfg.work_dir, SELECT_SUBDIR)
-        dataset = first.train_dataloader.dataset
-        if str(dataset.get('type', '')).split('.')[-1] == 'TADADataset':
-            dataset.num_slots = 0
+        if is_tada_wrapper(first.train_dataloader.dataset):
+            first.train_dataloader.dataset.num_slots = 0
         runner = build_runner(first)
         print_log('TADA restart mode, run 1/2: train on the real data to '
                   'select_epoch and select.', logger='current')
