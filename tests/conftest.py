@@ -1,4 +1,5 @@
 import copy
+import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 import pytest
@@ -66,5 +67,105 @@ def cls_cfg(tmp_path):
     def build(**kwargs):
         kwargs.setdefault('work_dir', tmp_path / 'work')
         return tiny_cls_cfg(**kwargs)
+
+    return build
+
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+
+
+@pytest.fixture(scope='session')
+def digit_canvases(tmp_path_factory):
+    """A COCO-format detection set written by the test: scikit-learn's
+    digits on cluttered 96x72 canvases (48 train, 16 val images)."""
+    from mmtada.datasets.digit_canvases import write_digit_canvases
+    root = tmp_path_factory.mktemp('digit_canvases')
+    write_digit_canvases(str(root), 48, 'train')
+    write_digit_canvases(str(root), 16, 'test', seed=1)
+    return str(root)
+
+
+def tiny_det_cfg(work_dir, data_root, detector='faster-rcnn', max_epochs=2,
+                 select_epoch=1, generator=None, num_workers=0, **hook):
+    """The repo's TADA config for ``detector`` (inheriting mmdet's R50-FPN
+    1x COCO), shrunk for CPU: ResNet-18 with 8 base channels from scratch,
+    192x144 inputs, the digit canvases as data."""
+    cfg = Config.fromfile(osp.join(
+        REPO, 'configs', f'tada_{detector}_r50_fpn_1x_coco.py'))
+    scale = (192, 144)
+    train_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='Resize', scale=scale, keep_ratio=True),
+        dict(type='RandomFlip', prob=0.5),
+        dict(type='PackDetInputs')]
+    test_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(type='Resize', scale=scale, keep_ratio=True),
+        dict(type='LoadAnnotations', with_bbox=True),
+        dict(type='PackDetInputs', meta_keys=(
+            'img_id', 'img_path', 'ori_shape', 'img_shape',
+            'scale_factor'))]
+
+    def data(split, pipeline, **kw):
+        return dict(type='CocoDataset', data_root=data_root,
+                    ann_file=f'annotations/{split}.json',
+                    data_prefix=dict(img=''),
+                    metainfo=dict(classes=DIGIT_CLASSES),
+                    pipeline=pipeline, **kw)
+
+    feat = 16
+    model = dict(
+        backbone=dict(depth=18, base_channels=8, init_cfg=None),
+        neck=dict(in_channels=[8, 16, 32, 64], out_channels=feat))
+    if detector == 'faster-rcnn':
+        model.update(
+            rpn_head=dict(in_channels=feat, feat_channels=feat),
+            roi_head=dict(
+                bbox_roi_extractor=dict(out_channels=feat),
+                bbox_head=dict(in_channels=feat, fc_out_channels=32,
+                               num_classes=10)))
+    else:
+        model.update(bbox_head=dict(in_channels=feat, feat_channels=feat,
+                                    stacked_convs=1, num_classes=10))
+    hook_cfg = dict(cfg.custom_hooks[-1], select_epoch=select_epoch,
+                    num_variants=2, rule='unlearned',
+                    generator=generator or dict(type='mmtada.Upsample'))
+    hook_cfg.update(hook)
+    val_loader = dict(
+        batch_size=4, num_workers=0, persistent_workers=False,
+        dataset=data('test', test_pipeline, test_mode=True))
+    ann = osp.join(data_root, 'annotations', 'test.json')
+    cfg.merge_from_dict(dict(
+        work_dir=str(work_dir),
+        model=model,
+        train_dataloader=dict(
+            batch_size=4, num_workers=num_workers,
+            persistent_workers=num_workers > 0,
+            dataset=dict(num_slots=24,
+                         dataset=data('train', train_pipeline))),
+        val_dataloader=val_loader,
+        test_dataloader=val_loader,
+        val_evaluator=dict(ann_file=ann),
+        test_evaluator=dict(ann_file=ann),
+        train_cfg=dict(max_epochs=max_epochs, val_interval=max_epochs),
+        param_scheduler=[],
+        optim_wrapper=dict(optimizer=dict(lr=0.01)),
+        default_hooks=dict(logger=dict(interval=1000),
+                           checkpoint=dict(interval=1)),
+        randomness=dict(seed=0),
+        log_level='WARNING'))
+    cfg.custom_hooks = [hook_cfg]
+    return cfg
+
+
+@pytest.fixture
+def det_cfg(tmp_path, digit_canvases):
+    """Build the tiny detection config in a fresh work dir."""
+
+    def build(**kwargs):
+        kwargs.setdefault('work_dir', tmp_path / 'work')
+        return tiny_det_cfg(data_root=digit_canvases, **kwargs)
 
     return build

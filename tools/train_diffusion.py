@@ -1,6 +1,8 @@
-"""Train a small class-conditional pixel diffusion model on the training
-set of an mmpretrain config, for PixelSDEdit (domains and datasets that no
-public model fits).
+"""Train a small pixel diffusion model on the training set of an
+mmpretrain or mmdet config, for PixelSDEdit (domains and datasets that no
+public model fits): class-conditional for classification; unconditional on
+whole images letterboxed to the resolution (as BoxPreservingSDEdit shows
+them) for detection.
 
     python tools/train_diffusion.py CONFIG --work-dir DIR [--steps 20000]
         [--batch-size 128] [--resolution R] [--channels 64,128,256]
@@ -29,7 +31,7 @@ from mmengine.config import Config, DictAction
 
 from mmtada.apis import build_base_dataset
 from mmtada.datasets import TADADataset
-from mmtada.generators.image_io import to_model
+from mmtada.generators.image_io import letterbox, to_model
 
 
 def parse_args():
@@ -41,7 +43,8 @@ def parse_args():
     p.add_argument('--lr', type=float, default=2e-4)
     p.add_argument('--warmup', type=int, default=500)
     p.add_argument('--resolution', type=int,
-                   help='model resolution (default: the first image size)')
+                   help='model resolution (default: the first image size; '
+                   'detection: 64)')
     p.add_argument('--channels', default='64,128,256',
                    help='UNet block widths; attention in the last two')
     p.add_argument('--ema-decay', type=float, default=0.999,
@@ -58,22 +61,26 @@ def parse_args():
 
 class TrainImages(torch.utils.data.Dataset):
     """(image in [-1, 1] at the model resolution, label) of each base
-    training sample, flipped at random."""
+    training sample, flipped at random; detection images are letterboxed
+    and get label -1 (unconditional)."""
 
     def __init__(self, dataset: TADADataset, resolution: int):
         self.dataset = dataset
         self.resolution = resolution
-        self.labels = dataset.base_gt_labels()
+        self.detection = dataset.is_detection
+        self.labels = None if self.detection else dataset.base_gt_labels()
 
     def __len__(self):
         return self.dataset.num_base
 
     def __getitem__(self, i):
-        x = to_model([self.dataset.source_image(i)], self.resolution, 'cpu',
-                     torch.float32)[0]
+        img = self.dataset.source_image(i)
+        if self.detection:
+            img = letterbox(img, self.resolution)[0]
+        x = to_model([img], self.resolution, 'cpu', torch.float32)[0]
         if np.random.random() < 0.5:
             x = x.flip(-1)
-        return x, int(self.labels[i])
+        return x, -1 if self.detection else int(self.labels[i])
 
 
 def build_unet(resolution, channels, num_classes):
@@ -114,9 +121,11 @@ def main():
     device = torch.device(args.device if args.device != 'auto' else
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
     dataset = build_base_dataset(cfg)
-    resolution = args.resolution or dataset.source_image(0).shape[0]
+    detection = dataset.is_detection
+    resolution = args.resolution or (
+        64 if detection else dataset.source_image(0).shape[0])
     channels = [int(c) for c in args.channels.split(',')]
-    num_classes = len(dataset.CLASSES or []) or int(
+    num_classes = None if detection else len(dataset.CLASSES or []) or int(
         dataset.base_gt_labels().max()) + 1
     os.makedirs(args.work_dir, exist_ok=True)
     state_path = osp.join(args.work_dir, 'train_state.pth')
@@ -141,7 +150,9 @@ def main():
     amp = device.type == 'cuda'
     alphas = scheduler.alphas_cumprod.to(device)
     params = sum(p.numel() for p in unet.parameters())
-    print(f'{len(dataset)} images, {num_classes} classes, {resolution}px, '
+    print(f'{len(dataset)} images, '
+          f"{'unconditional' if detection else f'{num_classes} classes'}, "
+          f'{resolution}px, '
           f'UNet {params / 1e6:.1f}M params, {device}')
     bar = tqdm(total=args.steps, initial=step, unit='step', smoothing=0.05)
     start, seen = time.perf_counter(), 0
@@ -154,7 +165,8 @@ def main():
             a = alphas[t].view(-1, 1, 1, 1)
             noisy = a.sqrt() * x + (1 - a).sqrt() * noise
             with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                pred = unet(noisy, t, class_labels=y).sample
+                pred = unet(noisy, t,
+                            class_labels=None if detection else y).sample
             loss = F.mse_loss(pred.float(), noise)
             for group in opt.param_groups:
                 group['lr'] = args.lr * min(1.0, (step + 1) / args.warmup)

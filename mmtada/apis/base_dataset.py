@@ -1,5 +1,6 @@
 """The training set of a config, as TADA's tools read it."""
 import copy
+from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
@@ -9,10 +10,23 @@ def is_tada_wrapper(dataset_cfg) -> bool:
     return str(dataset_cfg.get('type', '')).split('.')[-1] == 'TADADataset'
 
 
+def tada_wrapper_parent(cfg: Config) -> Optional[ConfigDict]:
+    """The config node whose ``dataset`` is the TADADataset: the train
+    loader, or a wrapper around it (e.g. ``MultiImageMixDataset``)."""
+    node = cfg.train_dataloader
+    while isinstance(node.get('dataset'), dict):
+        if is_tada_wrapper(node.dataset):
+            return node
+        node = node.dataset
+    return None
+
+
 def base_dataset_cfg(cfg: Config) -> ConfigDict:
-    """``train_dataloader.dataset`` without the TADADataset around it."""
-    dataset = cfg.train_dataloader.dataset
-    return dataset.dataset if is_tada_wrapper(dataset) else dataset
+    """The dataset the TADADataset wraps (``train_dataloader.dataset`` if
+    there is none)."""
+    parent = tada_wrapper_parent(cfg)
+    return parent.dataset.dataset if parent is not None \
+        else cfg.train_dataloader.dataset
 
 
 def build_base_dataset(cfg: Config):

@@ -8,15 +8,20 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from .base_dataset import base_dataset_cfg, is_tada_wrapper
+from .base_dataset import tada_wrapper_parent
 
 SELECT_SUBDIR = 'select'
 
 
+def is_lag_hook(hook_cfg) -> bool:
+    return str(hook_cfg.get('type', '')).split('.')[-1] in (
+        'LearningLagHook', 'DetLearningLagHook')
+
+
 def find_lag_hook(cfg: Config) -> Optional[ConfigDict]:
-    """The LearningLagHook entry of ``cfg.custom_hooks`` (or None)."""
+    """The (Det)LearningLagHook entry of ``cfg.custom_hooks`` (or None)."""
     hooks = [h for h in cfg.get('custom_hooks') or []
-             if str(h.get('type', '')).split('.')[-1] == 'LearningLagHook']
+             if is_lag_hook(h)]
     if len(hooks) > 1:
         raise ValueError('the config has more than one LearningLagHook in '
                          'custom_hooks; keep one.')
@@ -29,9 +34,11 @@ def without_tada(cfg: Config) -> Config:
     cfg = copy.deepcopy(cfg)
     cfg.custom_hooks = [
         h for h in cfg.get('custom_hooks') or []
-        if str(h.get('type', '')).split('.')[-1] != 'LearningLagHook'
+        if not is_lag_hook(h)
     ]
-    cfg.train_dataloader.dataset = base_dataset_cfg(cfg)
+    parent = tada_wrapper_parent(cfg)
+    if parent is not None:
+        parent.dataset = parent.dataset.dataset
     return cfg
 
 
@@ -71,8 +78,9 @@ def train(cfg: Config) -> Runner:
     if not osp.exists(path):
         first = copy.deepcopy(cfg)
         first.work_dir = osp.join(cfg.work_dir, SELECT_SUBDIR)
-        if is_tada_wrapper(first.train_dataloader.dataset):
-            first.train_dataloader.dataset.num_slots = 0
+        parent = tada_wrapper_parent(first)
+        if parent is not None:
+            parent.dataset.num_slots = 0
         runner = build_runner(first)
         print_log('TADA restart mode, run 1/2: train on the real data to '
                   'select_epoch and select.', logger='current')

@@ -32,6 +32,15 @@ class TADADataset:
       ``replace_prob`` (the draw happens in the worker, seeded by mmengine's
       worker seeding).
 
+    **Detection** (inner data infos with ``instances``, e.g. mmdet's
+    ``CocoDataset``): a variant's data info is its source's, with
+    ``img_path`` pointing at the variant, a new unique integer ``img_id``
+    and the source's ``width``/``height`` and ``instances`` (bbox,
+    bbox_label, ignore_flag) unchanged, which box-preserving generators
+    keep valid. mmdet's aspect-ratio batch sampler reads them through
+    :meth:`get_data_info` in the main process. Inside mmdet's
+    ``MultiImageMixDataset``, wrap its inner dataset.
+
     Every item's data sample carries in its metainfo ``sample_idx`` (this
     wrapper's index, unique), ``source_idx`` (the base sample it comes
     from) and ``is_synthetic``. Variants go through the **inner dataset's**
@@ -93,6 +102,7 @@ class TADADataset:
         self._by_source = {}
         self._cache = None
         self._fingerprint = None
+        self._first_img_id = 0
         self._fully_initialized = False
         if not lazy_init:
             self.full_init()
@@ -154,7 +164,13 @@ class TADADataset:
                     'dataset; rerun the selection for this one.')
         self._cache = cache
         self._variants = variants
+        if self.is_detection:
+            ids = [self.dataset.get_data_info(i).get('img_id', 0)
+                   for i in range(self._ori_len)]
+            self._first_img_id = 1 + max(
+                [i for i in ids if isinstance(i, int)], default=0)
         self._by_source = {}
+        self._position = {p: i for i, p in enumerate(variants)}
         for s, v in variants:
             self._by_source.setdefault(s, []).append(v)
         if self.mode == 'add' and len(variants) > self.num_slots:
@@ -167,16 +183,22 @@ class TADADataset:
     def _resolve(self, idx: int) -> Tuple[int, Optional[int]]:
         """(source index, variant index or None) served at ``idx``,
         the replace-mode draw aside."""
+        return self._resolve_slot(idx)[:2]
+
+    def _resolve_slot(self, idx: int) -> Tuple[int, Optional[int], int]:
+        """As :meth:`_resolve`, plus the variant's position in the
+        variant list (-1 for real samples)."""
         if idx < 0:
             idx += len(self)
         if not 0 <= idx < len(self):
             raise IndexError(f'index {idx} out of range for {len(self)}')
         if idx < self._ori_len:
-            return idx, None
+            return idx, None, -1
         j = idx - self._ori_len
         if self._variants:
-            return self._variants[j % len(self._variants)]
-        return int(self._slot_perm[j % self._ori_len]), None
+            pos = j % len(self._variants)
+            return (*self._variants[pos], pos)
+        return int(self._slot_perm[j % self._ori_len]), None, -1
 
     def _info(self, idx: int, source: int, variant: Optional[int]) -> dict:
         info = copy.deepcopy(self.dataset.get_data_info(source))
@@ -187,6 +209,9 @@ class TADADataset:
                     else np.ascontiguousarray(rgb[..., ::-1])
             else:
                 info['img_path'] = self._cache.path(source, variant)
+            if 'instances' in info:
+                pos = self._position[(source, variant)]
+                info['img_id'] = self._first_img_id + pos
         info['sample_idx'] = idx
         info['source_idx'] = source
         info['is_synthetic'] = variant is not None
@@ -240,8 +265,18 @@ class TADADataset:
     def class_to_idx(self):
         return {c: i for i, c in enumerate(self.CLASSES or [])}
 
+    @property
+    def is_detection(self) -> bool:
+        """Whether the inner data infos hold ``instances`` (boxes)."""
+        self.full_init()
+        return self._ori_len > 0 and \
+            'instances' in self.dataset.get_data_info(0)
+
     def base_gt_labels(self) -> np.ndarray:
-        """Labels of the N base samples."""
+        """Labels of the N base samples (classification)."""
+        if self.is_detection:
+            raise TypeError('a detection dataset has no per-image label; '
+                            'use source_annotation(i) for its boxes.')
         if hasattr(self.dataset, 'get_gt_labels'):
             return np.asarray(self.dataset.get_gt_labels(), dtype=np.int64)
         return np.array([self.dataset.get_cat_ids(i)[0]
@@ -260,15 +295,48 @@ class TADADataset:
         return self.dataset.get_cat_ids(self._resolve(idx)[0])
 
     def fingerprint(self) -> str:
-        """Identifies the base data: class names, size and labels (computed
-        once; the base data never changes)."""
+        """Identifies the base data: class names, size and labels, or for
+        detection every image's boxes and labels (computed once; the base
+        data never changes)."""
         if self._fingerprint is None:
             h = hashlib.sha1()
             h.update(repr(self.CLASSES).encode())
             h.update(str(self.num_base).encode())
-            h.update(self.base_gt_labels().tobytes())
+            if self.is_detection:
+                for i in range(self.num_base):
+                    ann = self.source_annotation(i)
+                    h.update(ann['labels'].tobytes())
+                    h.update(ann['bboxes'].round(2).tobytes())
+                    h.update(ann['ignore_flags'].tobytes())
+            else:
+                h.update(self.base_gt_labels().tobytes())
             self._fingerprint = h.hexdigest()
         return self._fingerprint
+
+    def source_annotation(self, idx: int) -> dict:
+        """Base sample ``idx``'s annotation as generators take it:
+        ``gt_label`` and ``class_name``; for detection also ``bboxes``
+        ((K, 4) float32 xyxy, original pixels), ``labels`` (K,),
+        ``ignore_flags`` (K,); then ``gt_label`` is the most frequent class
+        (-1 without boxes) and ``class_name`` joins the classes present."""
+        classes = self.CLASSES
+        info = self.dataset.get_data_info(idx)
+        if 'instances' not in info:
+            label = int(self.dataset.get_cat_ids(idx)[0])
+            return dict(gt_label=label, class_name=str(
+                classes[label] if classes else label))
+        insts = info['instances']
+        labels = np.array([int(i['bbox_label']) for i in insts], np.int64)
+        names = [str(classes[c] if classes else c)
+                 for c in dict.fromkeys(labels.tolist())]
+        return dict(
+            gt_label=int(np.bincount(labels).argmax()) if len(labels) else -1,
+            class_name=', '.join(names),
+            bboxes=np.array([i['bbox'] for i in insts],
+                            np.float32).reshape(-1, 4),
+            labels=labels,
+            ignore_flags=np.array([int(i.get('ignore_flag', 0))
+                                   for i in insts], np.int64))
 
     def source_image(self, idx: int) -> np.ndarray:
         """Base sample ``idx``'s image as uint8 RGB ``(H, W, 3)``, as the

@@ -1,4 +1,4 @@
-from .hooks import LearningLagHook
+from .hooks import DetLearningLagHook, LearningLagHook
 from .train_set_probe import TrainSetProbe
 
-__all__ = ['LearningLagHook', 'TrainSetProbe']
+__all__ = ['DetLearningLagHook', 'LearningLagHook', 'TrainSetProbe']

@@ -1,4 +1,6 @@
 from .base_generator import BaseGenerator
+from .box_layout import layout_mask
+from .box_preserving_sdedit import BoxPreservingSDEdit
 from .diffusion_weights import resolve_weights, weights_fingerprint
 from .generate_variants import generate_variants, variant_pairs, variant_seed
 from .latent_sdedit import LatentSDEdit
@@ -8,8 +10,8 @@ from .upsample import Upsample
 from .variant_cache import VariantCache, atomic_write_bytes, settings_key
 
 __all__ = [
-    'BaseGenerator', 'LatentSDEdit', 'PixelSDEdit', 'Upsample',
-    'VariantCache', 'atomic_write_bytes', 'generate_variants',
+    'BaseGenerator', 'BoxPreservingSDEdit', 'LatentSDEdit', 'PixelSDEdit', 'Upsample',
+    'VariantCache', 'atomic_write_bytes', 'generate_variants', 'layout_mask',
     'resolve_weights', 'sdedit', 'settings_key', 'variant_pairs',
     'variant_seed', 'weights_fingerprint'
 ]

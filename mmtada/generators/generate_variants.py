@@ -34,7 +34,8 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
     Args:
         generator: a :class:`BaseGenerator`.
         cache: a :class:`VariantCache`.
-        dataset: a :class:`TADADataset` (``source_image`` and labels).
+        dataset: a :class:`TADADataset` (``source_image``,
+            ``source_annotation``).
         sources: base indices of the selected samples.
         num_variants: k variants per sample.
         seed: the run's generation seed.
@@ -49,17 +50,13 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
     pairs = variant_pairs(sources, num_variants)
     mine = pairs[rank::world]
     todo = [p for p in mine if not cache.has(*p)]
-    labels = dataset.base_gt_labels()
-    classes = dataset.CLASSES or [str(c) for c in range(labels.max() + 1)]
     start = time.perf_counter()
     bs = max(1, int(generator.batch_size))
     last_log = start
     for i in range(0, len(todo), bs):
         batch = todo[i:i + bs]
         images = [dataset.source_image(s) for s, _ in batch]
-        annotations = [dict(gt_label=int(labels[s]),
-                            class_name=str(classes[labels[s]]))
-                       for s, _ in batch]
+        annotations = [dataset.source_annotation(s) for s, _ in batch]
         seeds = [variant_seed(seed, s, v) for s, v in batch]
         for (s, v), img in zip(batch,
                                generator.generate(images, annotations, seeds)):

@@ -67,3 +67,19 @@ def keep_exact(sources: Sequence[np.ndarray], variants: List[np.ndarray],
             keep = np.where(inside, strength_inside == 0, strength == 0)
         out.append(np.where(keep[..., None], src, var).astype(np.uint8))
     return out
+
+
+def letterbox(img: np.ndarray, side: int, interpolation=None):
+    """Scale ``img`` so that its longer side is ``side`` (aspect kept) and
+    reflect-pad it to ``side`` x ``side``; returns the square and the
+    ``(height, width)`` of the scaled image at its top-left."""
+    h, w = img.shape[:2]
+    scale = side / max(h, w)
+    sh, sw = max(1, round(h * scale)), max(1, round(w * scale))
+    if interpolation is None:
+        small = resize(img, (sw, sh))
+    else:
+        small = cv2.resize(img, (sw, sh), interpolation=interpolation)
+    pad = [(0, side - sh), (0, side - sw)] + [(0, 0)] * (img.ndim - 2)
+    mode = 'reflect' if min(sh, sw) > 1 else 'edge'
+    return np.pad(small, pad, mode=mode), (sh, sw)

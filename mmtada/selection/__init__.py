@@ -1,4 +1,7 @@
 from .base_rule import BaseSelectionRule
+from .instance_index import InstanceIndex
+from .instance_matching import box_iou, match_instances
+from .instance_selection import select_images
 from .kmeans_rule import KMeansRule, two_means
 from .lag_stats import LagStats
 from .loss_quantile_rule import LossQuantileRule
@@ -6,7 +9,7 @@ from .misclassified_rule import MisclassifiedRule
 from .selection import Selection, select_samples
 
 __all__ = [
-    'BaseSelectionRule', 'KMeansRule', 'LossQuantileRule',
-    'MisclassifiedRule', 'LagStats', 'Selection', 'select_samples',
-    'two_means'
+    'BaseSelectionRule', 'InstanceIndex', 'KMeansRule', 'LossQuantileRule',
+    'MisclassifiedRule', 'LagStats', 'Selection', 'box_iou',
+    'match_instances', 'select_images', 'select_samples', 'two_means'
 ]

@@ -48,13 +48,18 @@ class LagStats:
 
     @torch.no_grad()
     def update(self, indices: torch.Tensor, log_probs: torch.Tensor,
-               labels: torch.Tensor) -> None:
+               labels: torch.Tensor,
+               correct: Optional[torch.Tensor] = None) -> None:
         """Add one batch.
 
         Args:
             indices: (B,) sample indices in ``[0, N)``.
-            log_probs: (B, C) log-softmax of the model's outputs (fp32).
+            log_probs: (B, C) log-softmax of the model's outputs (fp32), or
+                for detection instances the log of their per-class match
+                scores.
             labels: (B,) ground-truth class indices.
+            correct: (B,) whether each was learned; defaults to
+                ``argmax == label``.
         """
         log_probs = log_probs.float()
         device = log_probs.device
@@ -70,8 +75,10 @@ class LagStats:
         true_lp = log_probs.gather(1, labels[:, None]).squeeze(1)
         acc['count'].index_add_(0, indices, torch.ones_like(true_lp))
         acc['loss'].index_add_(0, indices, -true_lp)
-        acc['correct'].index_add_(
-            0, indices, (log_probs.argmax(1) == labels).float())
+        if correct is None:
+            correct = log_probs.argmax(1) == labels
+        acc['correct'].index_add_(0, indices,
+                                  correct.to(device=device).float())
         acc['confidence'].index_add_(0, indices, true_lp.exp())
         acc['probs'].index_add_(0, indices, log_probs.exp())
 

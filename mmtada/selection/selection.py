@@ -16,7 +16,12 @@ class Selection:
     ``indices`` are sorted base-dataset indices. ``scores`` holds one value
     per base sample (the rule's score, e.g. loss; NaN where unseen) so the
     choice can be audited. ``dataset`` is the fingerprint of the dataset it
-    was made on (:func:`mmtada.datasets.dataset_fingerprint`).
+    was made on (:meth:`mmtada.datasets.TADADataset.fingerprint`).
+
+    For detection, ``indices``/``scores`` are per image, the per-class
+    counts count instances, and ``instances`` holds one entry per scored
+    ground-truth instance (lists ``image``, ``position``, ``label``,
+    ``learned``, ``score``, ``selected``).
     """
     rule: str
     epoch: int
@@ -27,6 +32,7 @@ class Selection:
     scores: List[float]
     dataset: str = ''
     rule_cfg: dict = field(default_factory=dict)
+    instances: dict = field(default_factory=dict)
 
     @property
     def fraction(self) -> float:
@@ -36,8 +42,13 @@ class Selection:
         """One line for the log."""
         counts = ' '.join(f'{k}:{v}/{self.per_class_totals[k]}'
                           for k, v in self.per_class_counts.items())
+        what = 'samples'
+        if self.instances:
+            selected = sum(self.instances['selected'])
+            what = (f'images holding {selected}/'
+                    f"{len(self.instances['selected'])} instances; instances")
         return (f'TADA selection ({self.rule}, epoch {self.epoch}): '
-                f'{len(self.indices)}/{self.num_samples} samples '
+                f'{len(self.indices)}/{self.num_samples} {what} '
                 f'({100 * self.fraction:.1f}%) | per class {counts}')
 
     def check_dataset(self, fingerprint: str, num_samples: int,

@@ -25,14 +25,19 @@ STATE_VERSION = 1
 
 
 def find_tada_dataset(dataset) -> TADADataset:
-    """The :class:`TADADataset` serving the train loader."""
-    if isinstance(dataset, TADADataset):
-        return dataset
+    """The :class:`TADADataset` serving the train loader, itself or inside
+    other wrappers (e.g. mmdet's ``MultiImageMixDataset``)."""
+    found = dataset
+    for _ in range(4):
+        if isinstance(found, TADADataset):
+            return found
+        found = getattr(found, 'dataset', None)
     raise TypeError(
-        'LearningLagHook needs train_dataloader.dataset to be '
+        'LearningLagHook needs the training set wrapped in '
         f'mmtada.TADADataset, got {type(dataset).__name__}. Wrap it: '
         "train_dataloader = dict(dataset=dict(_delete_=True, "
-        "type='mmtada.TADADataset', dataset=<your dataset>)).")
+        "type='mmtada.TADADataset', dataset=<your dataset>)); with "
+        'MultiImageMixDataset wrap its inner dataset.')
 
 
 @HOOKS.register_module()
@@ -177,16 +182,8 @@ class LearningLagHook(Hook):
                 'train_cfg = dict(by_epoch=True, max_epochs=...).')
         self.dataset = find_tada_dataset(runner.train_dataloader.dataset)
         self.dataset.full_init()
-        self.labels = torch.from_numpy(self.dataset.base_gt_labels())
-        classes = self.dataset.CLASSES
-        num_classes = len(classes) if classes else int(self.labels.max()) + 1
         self.select_epoch = self._resolve_select_epoch(runner.max_epochs)
-        head = self._head(runner, required=self._records(runner) == 'train')
-        head_classes = getattr(head, 'num_classes', num_classes)
-        if head_classes != num_classes:
-            raise ValueError(self._class_count_error(head_classes,
-                                                     num_classes))
-        self.stats = LagStats(self.dataset.num_base, num_classes)
+        self._setup(runner)
         if self._resumed is not None:
             self._restore(runner, self._resumed)
             self._resumed = None
@@ -204,6 +201,18 @@ class LearningLagHook(Hook):
             runner.train_loop.stop_training = True
         else:
             self._augment(runner)
+
+    def _setup(self, runner) -> None:
+        """Check the model against the data; make the empty statistics."""
+        self.labels = torch.from_numpy(self.dataset.base_gt_labels())
+        classes = self.dataset.CLASSES
+        num_classes = len(classes) if classes else int(self.labels.max()) + 1
+        head = self._head(runner, required=self._records(runner) == 'train')
+        head_classes = getattr(head, 'num_classes', num_classes)
+        if head_classes != num_classes:
+            raise ValueError(self._class_count_error(head_classes,
+                                                     num_classes))
+        self.stats = LagStats(self.dataset.num_base, num_classes)
 
     @staticmethod
     def _model(runner):
@@ -287,22 +296,33 @@ class LearningLagHook(Hook):
             if epoch % self.probe_interval and epoch != self.select_epoch:
                 return
             if self._probe is None:
-                self._probe = TrainSetProbe(runner, self.probe_batch_size)
+                self._probe = TrainSetProbe(runner, self.dataset.dataset,
+                                            self.probe_batch_size)
             print_log(f'TADA probe of the training set after epoch {epoch}',
                       logger='current')
-            self._probe.run(runner.model, self.stats)
+            self._probe.run(runner.model, self._consume)
         self.stats.end_epoch(epoch)
         if epoch >= self.select_epoch:
             self._select(runner, epoch)
 
+    def _consume(self, outputs) -> None:
+        """Add one probe batch (classification data samples)."""
+        idx = torch.tensor([o.metainfo['sample_idx'] for o in outputs])
+        labels = torch.cat([o.gt_label for o in outputs])
+        scores = torch.stack([o.pred_score for o in outputs])
+        self.stats.update(idx, scores.float().clamp_min(1e-12).log(), labels)
+
     # -- selection and augmentation ------------------------------------------
+    def _make_selection(self, epoch: int) -> Selection:
+        return select_samples(
+            self.rule, self.rule_name, self.stats.latest(self.labels),
+            self.dataset.CLASSES, epoch, self.dataset.fingerprint())
+
     def _select(self, runner, epoch: int) -> None:
         self._detach()
         payload = [None]
         if dist.is_main_process():
-            selection = select_samples(
-                self.rule, self.rule_name, self.stats.latest(self.labels),
-                self.dataset.CLASSES, epoch, self.dataset.fingerprint())
+            selection = self._make_selection(epoch)
             selection.dump(self._work(runner, 'selection.json'))
             payload = [selection.to_dict()]
         dist.broadcast_object_list(payload, src=0)

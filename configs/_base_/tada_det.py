@@ -1,0 +1,42 @@
+# TADA for any mmdet detector. Inherit it beside the detector's config and
+# wrap the training set and append the hook in your config (3 lines, see
+# configs/tada_faster-rcnn_r50_fpn_1x_coco.py):
+#
+#   _base_ = ['mmdet::<detector config>', './_base_/tada_det.py']
+#   train_dataloader = dict(dataset=dict(
+#       _delete_=True, **_base_.tada_dataset,
+#       dataset=_base_.train_dataloader.dataset))
+#   custom_hooks = _base_.get('custom_hooks', []) + [_base_.tada_hook]
+#
+# Change a setting there with dict(_base_.tada_hook, select_epoch=2).
+# With MultiImageMixDataset (Mosaic, MixUp) wrap its inner dataset:
+#   dataset=dict(dataset=dict(_delete_=True, **_base_.tada_dataset,
+#                             dataset=_base_.train_dataloader.dataset.dataset))
+custom_imports = dict(imports=['mmtada'], allow_failed_imports=False)
+
+# Text-to-image weights (hub id or local folder; offline: a folder).
+# Box-preserving SDEdit: objects kept, background redrawn.
+tada_generator = dict(
+    type='mmtada.BoxPreservingSDEdit',
+    mode='background',       # or 'objects': vary objects, keep the scene
+    margin=0.1,              # box dilation, fraction of the box size
+    generator=dict(
+        type='mmtada.LatentSDEdit',
+        weights='stable-diffusion-v1-5/stable-diffusion-v1-5',
+        prompt_template='a photo of {}',
+        guidance_scale=3.0,
+        num_inference_steps=100))
+
+tada_hook = dict(
+    type='mmtada.DetLearningLagHook',
+    select_epoch=1,          # ~10% of a 1x (12 epoch) schedule
+    rule='kmeans',           # per class 2-means on instances; 'unlearned'
+    iou_thr=0.5,             # a prediction finds an instance at this IoU
+    score_thr=0.3,           # ... and counts as learned from this score
+    aggregate='max',         # image score from its instances'
+    num_variants=3,
+    generator=tada_generator,
+    mode='in_run')
+
+# Synthetic capacity: expected selected fraction x num_variants.
+tada_dataset = dict(type='mmtada.TADADataset', slot_ratio=0.35 * 3)

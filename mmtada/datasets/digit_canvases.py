@@ -1,0 +1,98 @@
+"""scikit-learn's digits placed on cluttered canvases: a detection set
+in COCO format that needs no download."""
+import json
+import os
+import os.path as osp
+
+import cv2
+import numpy as np
+
+from mmtada.generators.variant_cache import atomic_write_bytes
+
+CLASSES = tuple(str(d) for d in range(10))
+
+
+def _digits(split: str):
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    labels = digits.target.astype(np.int64)
+    rng = np.random.RandomState(0)
+    test = np.zeros(len(labels), dtype=bool)
+    for c in range(10):
+        idx = np.flatnonzero(labels == c)
+        test[rng.permutation(idx)[:len(idx) // 4]] = True
+    keep = test if split == 'test' else ~test
+    return images[keep], labels[keep]
+
+
+def _clutter(rng, h, w) -> np.ndarray:
+    """A smooth random colour background with lines and blobs."""
+    low = rng.randint(0, 160, size=(3, 4, 3)).astype(np.uint8)
+    img = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
+    for _ in range(rng.randint(3, 8)):
+        color = tuple(int(c) for c in rng.randint(0, 256, 3))
+        p1 = (int(rng.randint(w)), int(rng.randint(h)))
+        if rng.rand() < 0.5:
+            p2 = (int(rng.randint(w)), int(rng.randint(h)))
+            cv2.line(img, p1, p2, color, int(rng.randint(1, 3)))
+        else:
+            cv2.circle(img, p1, int(rng.randint(2, max(3, h // 6))), color,
+                       -1)
+    return img
+
+
+def write_digit_canvases(root: str, num_images: int = 200,
+                         split: str = 'train', width: int = 96,
+                         height: int = 72, max_digits: int = 3,
+                         digit_size=(16, 28), seed: int = 0) -> str:
+    """Write ``num_images`` PNG canvases of ``width`` x ``height`` holding
+    1..``max_digits`` non-overlapping digits of ``split`` (the fixed
+    75/25 split of :class:`mmtada.datasets.Digits`), each with its tight
+    box, and ``<root>/annotations/<split>.json`` (COCO, categories '0'-'9',
+    ids from 1). Same arguments, same files. Returns the json path."""
+    digits, labels = _digits(split)
+    rng = np.random.RandomState(seed)
+    os.makedirs(osp.join(root, split), exist_ok=True)
+    images, annotations = [], []
+    for i in range(num_images):
+        img = _clutter(rng, height, width)
+        taken = []
+        for _ in range(rng.randint(1, max_digits + 1)):
+            k = rng.randint(len(digits))
+            size = int(rng.randint(digit_size[0], digit_size[1] + 1))
+            for _ in range(20):  # a free place, else skip this digit
+                x, y = rng.randint(0, width - size), rng.randint(
+                    0, height - size)
+                if all(x + size <= a or a + s <= x or y + size <= b
+                       or b + s <= y for a, b, s in taken):
+                    break
+            else:
+                continue
+            taken.append((x, y, size))
+            glyph = cv2.resize(digits[k], (size, size),
+                               interpolation=cv2.INTER_LINEAR)
+            ink = glyph.astype(np.float32)[..., None] / 255
+            color = rng.randint(160, 256, 3).astype(np.float32)
+            patch = img[y:y + size, x:x + size].astype(np.float32)
+            img[y:y + size, x:x + size] = (patch * (1 - ink) +
+                                           color * ink).round()
+            ys, xs = np.nonzero(glyph > 64)
+            x1, y1 = x + xs.min(), y + ys.min()
+            x2, y2 = x + xs.max() + 1, y + ys.max() + 1
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=i + 1,
+                category_id=int(labels[k]) + 1,
+                bbox=[int(x1), int(y1), int(x2 - x1), int(y2 - y1)],
+                area=int((x2 - x1) * (y2 - y1)), iscrowd=0))
+        name = f'{split}/{i:05d}.png'
+        ok, buf = cv2.imencode('.png', img[..., ::-1])
+        atomic_write_bytes(osp.join(root, name), buf.tobytes())
+        images.append(dict(id=i + 1, file_name=name, width=width,
+                           height=height))
+    ann = osp.join(root, 'annotations', f'{split}.json')
+    atomic_write_bytes(ann, json.dumps(dict(
+        images=images, annotations=annotations,
+        categories=[dict(id=c + 1, name=n) for c, n in enumerate(CLASSES)]
+    )).encode())
+    return ann

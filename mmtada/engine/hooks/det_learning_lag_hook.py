@@ -1,0 +1,124 @@
+"""Learning lag of ground-truth instances, for mmdet detectors."""
+from typing import Optional, Union
+
+import torch
+
+from mmtada.registry import HOOKS
+from mmtada.selection import (InstanceIndex, LagStats, Selection,
+                              match_instances, select_images)
+from mmtada.selection.instance_index import AGGREGATES
+from .learning_lag_hook import LearningLagHook
+
+
+def detector_num_classes(model) -> Optional[int]:
+    """``num_classes`` of a detector's box head (single- or two-stage)."""
+    for path in ('bbox_head', 'roi_head.bbox_head'):
+        module = model
+        for name in path.split('.'):
+            module = getattr(module, name, None)
+        if module is not None and hasattr(module, 'num_classes'):
+            return int(module.num_classes)
+    return None
+
+
+@HOOKS.register_module()
+class DetLearningLagHook(LearningLagHook):
+    """TADA for detection: the images whose instances the detector has not
+    learned early get box-preserving variants.
+
+    Every ``probe_interval`` epochs up to ``select_epoch`` an eval-mode
+    probe runs the training images through the test pipeline (split across
+    ranks) and scores every ground-truth instance of
+    :class:`~mmtada.selection.InstanceIndex` (identity: image index and
+    position in its annotation list; ``ignore_flag`` instances skipped):
+    its row holds, per class, the best score of a prediction of that class
+    overlapping it with IoU >= ``iou_thr``; it is *learned* when its own
+    class's entry is >= ``score_thr``. :class:`LagStats` keeps these per
+    instance across probes (loss = -log of the own-class score), summed
+    over ranks. At ``select_epoch`` the rule runs on the instances
+    (``'kmeans'`` per class on the rows, ``'unlearned'``, ...), and an image
+    is selected when at least ``min_instances`` of its instances are; its
+    score is the ``aggregate`` of theirs. ``selection.json`` holds the
+    per-instance detail. Generation, the dataset, modes, ranks and resume
+    are those of :class:`LearningLagHook`; use a box-preserving generator
+    (``mmtada.BoxPreservingSDEdit``) so that the annotations still hold.
+
+    Args:
+        iou_thr (float): IoU for a prediction to find an instance.
+        score_thr (float): score for a found instance to count as learned.
+        aggregate (str): per-image score: ``'max'``, ``'mean'``, ``'sum'``.
+        min_instances (int): selected instances an image needs.
+        Others: as :class:`LearningLagHook` (``record`` is always
+        ``'probe'``).
+    """
+
+    def __init__(self,
+                 select_epoch: Optional[Union[int, float]] = None,
+                 rule: Union[str, dict] = 'kmeans',
+                 iou_thr: float = 0.5,
+                 score_thr: float = 0.3,
+                 aggregate: str = 'max',
+                 min_instances: int = 1,
+                 **kwargs):
+        if kwargs.get('record', 'probe') != 'probe':
+            raise ValueError("DetLearningLagHook records with the probe "
+                             "only: remove record= or set record='probe'.")
+        kwargs['record'] = 'probe'
+        super().__init__(select_epoch=select_epoch, rule=rule, **kwargs)
+        if not 0 < iou_thr <= 1 or not 0 <= score_thr <= 1:
+            raise ValueError('iou_thr must be in (0, 1] and score_thr in '
+                             f'[0, 1], got {iou_thr} and {score_thr}.')
+        if aggregate not in AGGREGATES:
+            raise ValueError(f'aggregate must be one of {AGGREGATES}, got '
+                             f'{aggregate!r}.')
+        self.iou_thr = float(iou_thr)
+        self.score_thr = float(score_thr)
+        self.aggregate = aggregate
+        self.min_instances = int(min_instances)
+
+    def signature(self) -> dict:
+        return dict(super().signature(), iou_thr=self.iou_thr,
+                    score_thr=self.score_thr, aggregate=self.aggregate,
+                    min_instances=self.min_instances)
+
+    def _setup(self, runner) -> None:
+        if not self.dataset.is_detection:
+            raise TypeError(
+                'DetLearningLagHook needs a detection dataset (data infos '
+                "with 'instances'); for classification use "
+                'mmtada.LearningLagHook.')
+        classes = self.dataset.CLASSES
+        if not classes:
+            raise ValueError("the detection dataset has no metainfo "
+                             "'classes'; set metainfo=dict(classes=(...)).")
+        self.index = InstanceIndex(self.dataset.dataset)
+        model_classes = detector_num_classes(self._model(runner))
+        if model_classes is not None and model_classes != len(classes):
+            raise ValueError(self._class_count_error(model_classes,
+                                                     len(classes)))
+        self.stats = LagStats(self.index.num_instances, len(classes))
+
+    def _consume(self, outputs) -> None:
+        """Score the ground-truth instances of one probe batch."""
+        numbers, rows = [], []
+        for out in outputs:
+            image = int(out.metainfo['sample_idx'])
+            pred = out.pred_instances
+            rows.append(match_instances(
+                self.index.bboxes[image], pred.bboxes, pred.scores,
+                pred.labels, self.stats.num_classes, self.iou_thr))
+            numbers.append(self.index.numbers(image))
+        numbers = torch.cat(numbers)
+        if not len(numbers):
+            return
+        rows = torch.cat(rows)
+        labels = self.index.labels[numbers]
+        own = rows.gather(1, labels[:, None]).squeeze(1)
+        self.stats.update(numbers, rows.clamp_min(1e-6).log(), labels,
+                          correct=own >= self.score_thr)
+
+    def _make_selection(self, epoch: int) -> Selection:
+        return select_images(
+            self.rule, self.rule_name, self.stats.latest(self.index.labels),
+            self.index, self.dataset.CLASSES, epoch,
+            self.dataset.fingerprint(), self.aggregate, self.min_instances)
