@@ -169,3 +169,17 @@ def det_cfg(tmp_path, digit_canvases):
         return tiny_det_cfg(data_root=digit_canvases, **kwargs)
 
     return build
+
+
+@pytest.fixture(scope='session')
+def pixel_weights(tmp_path_factory):
+    """A tiny random class-conditional UNet2DModel, saved as users' are."""
+    from mmtada.testing import save_tiny_pixel_model
+    return save_tiny_pixel_model(str(tmp_path_factory.mktemp('pixel')))
+
+
+@pytest.fixture(scope='session')
+def latent_weights(tmp_path_factory):
+    """A tiny random Stable Diffusion folder, saved as users' are."""
+    from mmtada.testing import save_tiny_latent_model
+    return save_tiny_latent_model(str(tmp_path_factory.mktemp('latent')))

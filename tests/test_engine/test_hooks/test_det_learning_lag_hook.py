@@ -1,0 +1,118 @@
+"""DetLearningLagHook on real mmdet detectors (CPU-sized)."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.runner import Runner
+from mmengine.structures import InstanceData
+
+from mmtada.engine.hooks import DetLearningLagHook
+from mmtada.generators import layout_mask
+
+
+def lag_hook(runner) -> DetLearningLagHook:
+    return [h for h in runner.hooks if isinstance(h, DetLearningLagHook)][0]
+
+
+def box_preserving(weights):
+    return dict(type='mmtada.BoxPreservingSDEdit', box_strength=0.0,
+                margin=0.1, generator=dict(
+                    type='mmtada.PixelSDEdit', weights=weights,
+                    num_inference_steps=10))
+
+
+def test_crafted_predictions_score_instances_by_identity(det_cfg):
+    runner = Runner.from_cfg(det_cfg())
+    hook = lag_hook(runner)
+    hook.before_train(runner)
+    index = hook.index
+    ds = hook.dataset.dataset
+    n_inst = sum(len(ds.get_data_info(i)['instances']) for i in range(48))
+    assert index.num_instances == n_inst
+    outputs = []
+    for image, right in ((0, True), (1, False)):
+        boxes = index.bboxes[image]
+        labels = index.labels[index.numbers(image)]
+        sample = DetDataSample(metainfo=dict(sample_idx=image))
+        sample.pred_instances = InstanceData(
+            bboxes=boxes + 0.5, scores=torch.full((len(boxes), ), 0.8),
+            labels=labels if right else (labels + 1) % 10)
+        outputs.append(sample)
+    hook._consume(outputs)
+    hook.stats.end_epoch(1)
+    correct = hook.stats.correct[-1]
+    first, second = index.numbers(0), index.numbers(1)
+    assert correct[first].eq(1).all() and correct[second].eq(0).all()
+    assert hook.stats.confidence[-1][first].sub(0.8).abs().max() < 1e-5
+    others = torch.ones(index.num_instances, dtype=torch.bool)
+    others[torch.cat([first, second])] = False
+    assert torch.isnan(correct[others]).all()  # not probed
+
+
+def test_faster_rcnn_selects_and_trains_on_box_valid_variants(
+        det_cfg, pixel_weights):
+    # After one epoch the tiny detector finds nothing: every instance is
+    # unlearned, and images with two or more of them are selected.
+    runner = Runner.from_cfg(det_cfg(generator=box_preserving(pixel_weights),
+                                     min_instances=2))
+    runner.train()
+    hook = lag_hook(runner)
+    work = runner.work_dir
+    with open(osp.join(work, 'tada', 'selection.json')) as f:
+        sel = json.load(f)
+    inst = sel['instances']
+    assert len(inst['image']) == hook.index.num_instances
+    assert all(0 <= v <= 1 for v in inst['learned'])
+    chosen = {i for i, s in zip(inst['image'], inst['selected']) if s}
+    chosen = {i for i in chosen if inst['image'].count(i) >= 2}
+    assert sorted(chosen) == sel['indices'] and 0 < len(chosen) < 48
+    ds = hook.dataset
+    assert ds.has_variants and len(ds.variants) == 2 * len(chosen)
+    for source, variant in ds.variants:
+        img = ds._cache.read(source, variant)
+        src = ds.source_image(source)
+        ann = ds.source_annotation(source)
+        assert img.shape == src.shape
+        inside = layout_mask(src.shape, ann['bboxes'], 0.1, 2)
+        assert np.array_equal(img[inside], src[inside])  # boxes still hold
+        assert not np.array_equal(img, src)
+    item = ds[ds.num_base]
+    sample = item['data_samples']
+    assert sample.is_synthetic
+    assert torch.equal(sample.gt_instances.labels,
+                       ds[sample.source_idx]['data_samples']
+                       .gt_instances.labels)
+    assert osp.exists(osp.join(work, 'epoch_2.pth'))
+
+
+def test_retinanet_resumes_after_selection_without_regenerating(det_cfg):
+    runner = Runner.from_cfg(det_cfg(detector='retinanet', max_epochs=2))
+    runner.train()
+    first = lag_hook(runner)
+    assert first.generation['generated'] > 0
+    cfg = det_cfg(detector='retinanet', max_epochs=3)
+    cfg.resume = True
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook = lag_hook(runner)
+    assert hook.selection.indices == first.selection.indices
+    assert hook.selection.instances == first.selection.instances
+    assert hook.generation['generated'] == 0
+    assert hook.generation['reused'] == first.generation['total']
+    assert hook.dataset.variants == first.dataset.variants
+
+
+def test_setup_errors(det_cfg):
+    cfg = det_cfg()
+    cfg.model.roi_head.bbox_head.num_classes = 5
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match='outputs 5 classes but the dataset '
+                       'has 10'):
+        lag_hook(runner).before_train(runner)
+    with pytest.raises(ValueError, match="records with the probe only"):
+        DetLearningLagHook(record='train')
+    with pytest.raises(ValueError, match='aggregate must be one of'):
+        DetLearningLagHook(aggregate='median')
