@@ -13,18 +13,15 @@ nothing. Work is split across the ranks of a launched job
 already cached is skipped, so a rerun picks up where a stopped run ended.
 """
 import argparse
-import copy
 import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
 from mmengine.dist import init_dist, is_main_process
 from mmengine.logging import MMLogger
-from mmengine.registry import DefaultScope
 
-from mmtada.apis import build_base_dataset, find_lag_hook
-from mmtada.generators import VariantCache, generate_variants
-from mmtada.registry import GENERATORS, HOOKS
+from mmtada.apis import build_tada_parts
+from mmtada.generators import generate_variants
 from mmtada.selection import Selection
 
 
@@ -58,21 +55,13 @@ def main():
     work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     MMLogger.get_instance('mmtada', log_level='INFO')
-    hook_cfg = find_lag_hook(cfg)
-    if hook_cfg is None:
-        raise SystemExit('the config has no mmtada.LearningLagHook in '
-                         'custom_hooks: nothing says how to generate.')
-    dataset = build_base_dataset(cfg)
-    with DefaultScope.overwrite_default_scope(
-            cfg.get('default_scope', 'mmpretrain')):
-        hook = HOOKS.build(copy.deepcopy(hook_cfg))
-        generator = GENERATORS.build(copy.deepcopy(hook.generator_cfg))
+    try:
+        dataset, hook, generator, cache = build_tada_parts(cfg, work_dir)
+    except ValueError as e:
+        raise SystemExit(str(e))
     selection = Selection.load(args.selection)
     selection.check_dataset(dataset.fingerprint(), dataset.num_base,
                             args.selection)
-    cache = VariantCache.for_run(
-        hook.cache_dir or osp.join(work_dir, 'tada', 'variants'), dataset,
-        generator, hook.seed)
     out = generate_variants(generator, cache, dataset,
                             selection.indices, hook.num_variants, hook.seed,
                             shard=shard)

@@ -1,0 +1,115 @@
+"""Measure how well a detection run's variants keep their boxes.
+
+    python tools/box_fidelity.py CONFIG --work-dir WORK_DIR
+        [--checkpoint DETECTOR.pth] [--iou-thr 0.5] [--score-thr 0.3]
+        [--device cpu] [--cfg-options k=v ...]
+
+For every variant of the run's selection (``WORK_DIR/tada/selection.json``,
+variants from the run's cache): how much the inside of its boxes changed
+against the outside (mean absolute change 0-255, and PSNR of the pooled
+squared error; inf: unchanged). With
+``--checkpoint`` (a detector trained on the original images), also the
+fraction of ground-truth boxes it finds (same class, IoU >= --iou-thr,
+score >= --score-thr) on the variants against on their sources. Prints a
+table and writes ``WORK_DIR/tada/box_fidelity.json``.
+"""
+import argparse
+import json
+import os.path as osp
+
+import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+import numpy as np
+from mmengine.config import Config, DictAction
+
+from mmtada.apis import build_tada_parts
+from mmtada.evaluation import found_fraction, pixel_change, psnr
+from mmtada.generators import atomic_write_bytes
+from mmtada.selection import Selection
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--work-dir', required=True, help='the TADA run')
+    p.add_argument('--checkpoint', help='detector trained on the originals')
+    p.add_argument('--iou-thr', type=float, default=0.5)
+    p.add_argument('--score-thr', type=float, default=0.3)
+    p.add_argument('--device', default='cpu')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def mean(values):
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(values)) if values else float('nan')
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    sel_path = osp.join(args.work_dir, 'tada', 'selection.json')
+    selection = Selection.load(sel_path)
+    dataset, hook, _, cache = build_tada_parts(cfg, args.work_dir)
+    selection.check_dataset(dataset.fingerprint(), dataset.num_base,
+                            sel_path)
+    pairs = [(s, v) for s in selection.indices
+             for v in range(hook.num_variants) if cache.has(s, v)]
+    if not pairs:
+        raise SystemExit(f'no variant of {sel_path} in {cache.dir}: run the '
+                         'training (or tools/generate.py) first.')
+    model = None
+    if args.checkpoint:
+        from mmdet.apis import inference_detector, init_detector
+        model = init_detector(cfg, args.checkpoint, device=args.device)
+        num_classes = len(dataset.CLASSES)
+    rows, found_src, found_var = [], {}, []
+    for s, v in pairs:
+        src, var = dataset.source_image(s), cache.read(s, v)
+        ann = dataset.source_annotation(s)
+        keep = ann['ignore_flags'] == 0
+        row = dict(source=s, variant=v, boxes=int(keep.sum()),
+                   **pixel_change(src, var, ann['bboxes'][keep]))
+        if model is not None:
+            if s not in found_src:
+                path = dataset.dataset.get_data_info(s)['img_path']
+                found_src[s] = found_fraction(
+                    ann['bboxes'][keep], ann['labels'][keep],
+                    inference_detector(model, path).pred_instances,
+                    num_classes, args.iou_thr, args.score_thr)
+            row['found_source'] = found_src[s]
+            row['found_variant'] = found_fraction(
+                ann['bboxes'][keep], ann['labels'][keep],
+                inference_detector(model, cache.path(s, v)).pred_instances,
+                num_classes, args.iou_thr, args.score_thr)
+            found_var.append(row['found_variant'])
+        rows.append(row)
+    summary = dict(
+        variants=len(rows), sources=len({r['source'] for r in rows}),
+        mad_inside=mean(r['mad_inside'] for r in rows),
+        mad_outside=mean(r['mad_outside'] for r in rows),
+        psnr_inside=psnr(mean(r['mse_inside'] for r in rows)),
+        psnr_outside=psnr(mean(r['mse_outside'] for r in rows)))
+    if model is not None:
+        summary.update(found_source=mean(found_src.values()),
+                       found_variant=mean(found_var),
+                       iou_thr=args.iou_thr, score_thr=args.score_thr)
+    out = osp.join(args.work_dir, 'tada', 'box_fidelity.json')
+    atomic_write_bytes(out, json.dumps(
+        dict(summary=summary, cache=cache.dir, variants=rows), indent=1,
+        default=str).encode())
+    print(f"{summary['variants']} variants of {summary['sources']} images")
+    print('region   | mean abs change (0-255) | PSNR dB')
+    for region in ('inside', 'outside'):
+        print(f'{region:8} | {summary["mad_" + region]:23.2f} | '
+              f'{summary["psnr_" + region]:.2f}')
+    if model is not None:
+        print(f"GT boxes found (IoU>={args.iou_thr}, score>="
+              f"{args.score_thr}): sources {summary['found_source']:.3f}, "
+              f"variants {summary['found_variant']:.3f}")
+    print(f'written {out}')
+
+
+if __name__ == '__main__':
+    main()
