@@ -10,7 +10,8 @@ from .upsample import Upsample
 from .variant_cache import VariantCache, atomic_write_bytes, settings_key
 
 __all__ = [
-    'BaseGenerator', 'BoxPreservingSDEdit', 'LatentSDEdit', 'PixelSDEdit', 'Upsample',
+    'BaseGenerator', 'BoxPreservingSDEdit', 'LatentSDEdit', 'PixelSDEdit',
+    'Upsample',
     'VariantCache', 'atomic_write_bytes', 'generate_variants', 'layout_mask',
     'resolve_weights', 'sdedit', 'settings_key', 'variant_pairs',
     'variant_seed', 'weights_fingerprint'

@@ -101,12 +101,11 @@ class BoxPreservingSDEdit(BaseGenerator):
             squares.append(square)
             shapes.append(shape)
             square_masks.append(square_mask)
-        edited = self.generator.generate(
-            squares, [dict(a, mask=m) for a, m in zip(annotations,
-                                                      square_masks)], seeds)
+        masked = [dict(a, mask=m) for a, m in zip(annotations, square_masks)]
+        edited = self.generator.generate(squares, masked, seeds)
         out = []
-        for img, mask, square, (sh, sw), var in zip(images, masks, squares,
-                                                     shapes, edited):
+        parts = zip(images, masks, squares, shapes, edited)
+        for img, mask, square, (sh, sw), var in parts:
             h, w = img.shape[:2]
             if self.restore_detail:
                 delta = var[:sh, :sw].astype(np.float32) - \

@@ -17,8 +17,8 @@ def test_min_margin_degenerate_and_empty_boxes():
     m = layout_mask((40, 40), np.array([[20, 20, 20, 20]]), margin=0.5,
                     min_margin=3)
     ys, xs = np.nonzero(m)
-    assert (xs.min(), xs.max() + 1, ys.min(), ys.max() + 1) == (17, 23, 17,
-                                                                  23)
+    extent = (xs.min(), xs.max() + 1, ys.min(), ys.max() + 1)
+    assert extent == (17, 23, 17, 23)
     neg = layout_mask((40, 40), np.array([[30, 30, 10, 10]]), margin=0,
                       min_margin=0)
     assert not neg.any()  # negative size marks nothing
