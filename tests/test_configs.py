@@ -9,7 +9,8 @@ from mmengine.registry import DefaultScope
 from mmpretrain.registry import DATASETS, HOOKS, MODELS
 
 from mmtada.datasets import TADADataset
-from mmtada.engine.hooks import LearningLagHook
+from mmtada.engine.hooks import DetLearningLagHook, LearningLagHook
+from mmtada.engine.hooks.det_learning_lag_hook import detector_num_classes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
@@ -20,13 +21,16 @@ SHARED = os.environ.get(
 def test_there_are_configs():
     names = {osp.basename(c) for c in CONFIGS}
     assert {'tada_resnet50_cifar100.py', 'tada_resnet18_cifar10.py',
-            'tada_resnet18_imagefolder.py',
-            'tada_resnet18_digits.py'} <= names
+            'tada_resnet18_imagefolder.py', 'tada_resnet18_digits.py',
+            'tada_faster-rcnn_r50_fpn_1x_coco.py',
+            'tada_retinanet_r50_fpn_1x_coco.py',
+            'tada_faster-rcnn_r50_fpn_bccd.py'} <= names
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
 def test_config_builds(path, monkeypatch):
-    monkeypatch.setenv('DATA_ROOT', osp.join(SHARED, 'cifar10-subset'))
+    data = 'bccd' if 'bccd' in path else 'cifar10-subset'
+    monkeypatch.setenv('DATA_ROOT', osp.join(SHARED, data))
     cfg = Config.fromfile(path)
     assert cfg.default_scope in ('mmpretrain', 'mmdet')
     with DefaultScope.overwrite_default_scope(cfg.default_scope):
@@ -37,13 +41,18 @@ def test_config_builds(path, monkeypatch):
         assert wrapper.type == 'mmtada.TADADataset'
         assert '_scope_' not in wrapper  # inner builds keep their scope
         inner = wrapper.dataset
-        needs_download = 'CIFAR' in inner.type
-        if needs_download:
+        detection = cfg.default_scope == 'mmdet'
+        if detection:
+            assert any(isinstance(h, DetLearningLagHook) for h in hooks)
+        if 'CIFAR' in inner.type:  # needs a download
             assert inner.get('_scope_') == 'mmpretrain'
             return
-        if 'DATA_ROOT' in cfg.filename or 'imagefolder' in path:
-            if not osp.isdir(osp.join(SHARED, 'cifar10-subset')):
-                pytest.skip('shared CIFAR-10 subset absent')
+        if inner.type == 'CocoDataset' and 'bccd' not in path:
+            return  # COCO itself is not here
+        if not osp.isdir(osp.join(SHARED, data)):
+            pytest.skip(f'shared {data} absent')
         ds = DATASETS.build(wrapper)
         assert isinstance(ds, TADADataset) and len(ds) > ds.num_base
-        assert model.head.num_classes == len(ds.CLASSES)
+        classes = detector_num_classes(model) if detection \
+            else model.head.num_classes
+        assert classes == len(ds.CLASSES)
