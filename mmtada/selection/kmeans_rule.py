@@ -36,6 +36,10 @@ class KMeansRule(BaseSelectionRule):
     """Per class, split the outputs into 2 clusters; the cluster with the
     higher mean loss is slow-learnable (USEFUL / TADA).
 
+    A class whose outputs cannot be split (all identical: e.g. instances no
+    detection found yet) is selected where the model gets it wrong
+    (``correct < 0.5``) and skipped where it gets it right.
+
     Args:
         min_class_size (int): classes with fewer seen samples are skipped.
     """
@@ -53,6 +57,7 @@ class KMeansRule(BaseSelectionRule):
                 continue
             high = two_means(probs[idx], loss[idx])
             if high.all() or not high.any():
+                mask[idx] = stats['correct'][idx] < 0.5
                 continue
             slow = high if loss[idx][high].mean() > loss[idx][~high].mean() \
                 else ~high

@@ -53,11 +53,13 @@ def test_two_means_separates_two_blobs():
     assert two_means(x, key).tolist() == [False] * 5 + [True] * 7
 
 
-def test_kmeans_selects_nothing_in_a_uniform_class():
+def test_kmeans_on_a_uniform_class_selects_it_where_it_is_wrong():
     stats, _ = planted(slow=0)
     stats['probs'][:] = 1 / 3
     stats['loss'][:] = torch.log(torch.tensor(3.0))
     assert KMeansRule().select(stats).sum() == 0
+    stats['correct'][stats['labels'] == 1] = 0  # class 1 all wrong
+    assert torch.equal(KMeansRule().select(stats), stats['labels'] == 1)
 
 
 def test_misclassified_rule():
