@@ -143,3 +143,10 @@ def test_bccd_config_trains_and_box_fidelity_measures_its_variants(
     assert summary['mad_outside'] > 0
     assert 0 <= summary['found_variant'] <= 1
     assert 'GT boxes found' in log
+    out = str(tmp_path / 'grid.png')
+    log = run('tools/variant_grid.py', config, '--work-dir', work, '--out',
+              out, '--rows', '3', '--cell', '80', '--cfg-options', *short)
+    import cv2
+    grid = cv2.imread(out)
+    # 3 rows of 80x60 cells (640x480 images), a source and its variant
+    assert grid.shape == (14 + 3 * 62 + 2, 2 * 82 + 2, 3)

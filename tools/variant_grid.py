@@ -1,45 +1,84 @@
-"""Draw training images beside their SDEdit variants at several strengths.
+"""Draw training images beside their variants.
 
+    # a run's selected images beside the variants it trained on
+    python tools/variant_grid.py CONFIG --work-dir RUN --out grid.png
+        [--rows 8] [--cell 160]
+    # SDEdit at several strengths with given weights
     python tools/variant_grid.py CONFIG --weights DIR --out grid.png
         [--strengths 0.3,0.5,0.7] [--per-class 1] [--steps 100] [--seed 0]
         [--generator PixelSDEdit|LatentSDEdit]
 
-Rows: one training image per class (``--per-class``), then one variant per
-strength; the variants are those the cache would hold (same seeds).
+With ``--work-dir``: rows are the run's selected samples with the highest
+scores, each followed by its cached variants; detection boxes are drawn.
+With ``--weights``: one training image per class (``--per-class``), then
+one variant per strength; the variants are those the cache would hold
+(same seeds).
 """
 import argparse
+import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+import numpy as np
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_base_dataset
+from mmtada.apis import build_base_dataset, build_tada_parts
 from mmtada.generators import variant_seed
 from mmtada.registry import GENERATORS
-from mmtada.visualization import pick_per_class, save_png, variant_grid
+from mmtada.selection import Selection
+from mmtada.visualization import (draw_boxes, pick_per_class, save_png,
+                                  variant_grid)
 
 
-def main():
+def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('config')
-    p.add_argument('--weights', required=True)
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--work-dir', help='a TADA run: its variants')
+    src.add_argument('--weights', help='diffusion weights: a sweep')
     p.add_argument('--out', required=True)
+    p.add_argument('--rows', type=int, default=8)
+    p.add_argument('--cell', type=int, default=None,
+                   help='cell width in pixels (default 64; runs: 160)')
     p.add_argument('--generator', default='PixelSDEdit')
     p.add_argument('--strengths', default='0.3,0.5,0.7')
     p.add_argument('--per-class', type=int, default=1)
     p.add_argument('--steps', type=int, default=100)
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
-    args = p.parse_args()
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    return p.parse_args()
+
+
+def run_rows(cfg, args):
+    """The selected samples with the highest scores and their variants."""
+    selection = Selection.load(
+        osp.join(args.work_dir, 'tada', 'selection.json'))
+    dataset, hook, _, cache = build_tada_parts(cfg, args.work_dir)
+    scores = np.nan_to_num(np.asarray(selection.scores, float), nan=-1)
+    chosen = sorted(selection.indices, key=lambda i: (-scores[i], i))
+    rows = []
+    for s in chosen[:args.rows]:
+        images = [dataset.source_image(s)] + [
+            cache.read(s, v) for v in range(hook.num_variants)
+            if cache.has(s, v)]
+        if dataset.is_detection:
+            boxes = dataset.source_annotation(s)['bboxes']
+            images = [draw_boxes(img, boxes) for img in images]
+        rows.append(images)
+    if not rows:
+        raise SystemExit(f'the run in {args.work_dir} selected nothing.')
+    h, w = rows[0][0].shape[:2]
+    cw = args.cell or 160
+    titles = ['real'] + [f'variant {v}' for v in range(hook.num_variants)]
+    return variant_grid(rows, (cw, max(1, round(cw * h / w))),
+                        titles=titles), len(rows)
+
+
+def sweep_rows(cfg, args):
     dataset = build_base_dataset(cfg)
     labels = dataset.base_gt_labels()
-    classes = dataset.CLASSES or [str(c) for c in range(labels.max() + 1)]
     idx = pick_per_class(labels, args.per_class)
     sources = [dataset.source_image(i) for i in idx]
-    ann = [dict(gt_label=int(labels[i]), class_name=classes[labels[i]])
-           for i in idx]
+    ann = [dataset.source_annotation(i) for i in idx]
     seeds = [variant_seed(args.seed, i, 0) for i in idx]
     strengths = [float(s) for s in args.strengths.split(',')]
     columns = []
@@ -50,10 +89,18 @@ def main():
         columns.append(gen.generate(sources, ann, seeds))
     rows = [[src] + [col[k] for col in columns]
             for k, src in enumerate(sources)]
-    save_png(args.out, variant_grid(
-        rows, titles=['real'] + [f's={s}' for s in strengths]))
-    print(f'wrote {args.out}: {len(rows)} images x {len(strengths)} '
-          'strengths')
+    return variant_grid(rows, args.cell or 64, titles=['real'] + [
+        f's={s}' for s in strengths]), len(rows)
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    grid, n = run_rows(cfg, args) if args.work_dir else sweep_rows(cfg, args)
+    save_png(args.out, grid)
+    print(f'wrote {args.out}: {n} rows')
 
 
 if __name__ == '__main__':

@@ -1,3 +1,3 @@
-from .variant_grid import pick_per_class, save_png, variant_grid
+from .variant_grid import draw_boxes, pick_per_class, save_png, variant_grid
 
-__all__ = ['pick_per_class', 'save_png', 'variant_grid']
+__all__ = ['draw_boxes', 'pick_per_class', 'save_png', 'variant_grid']

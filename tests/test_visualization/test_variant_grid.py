@@ -1,7 +1,8 @@
 import cv2
 import numpy as np
 
-from mmtada.visualization import pick_per_class, save_png, variant_grid
+from mmtada.visualization import (draw_boxes, pick_per_class, save_png,
+                                  variant_grid)
 
 
 def test_grid_places_each_image_in_its_cell(tmp_path):
@@ -26,3 +27,12 @@ def test_pick_per_class():
     labels = np.array([2, 0, 2, 1, 0, 2])
     assert pick_per_class(labels, 1) == [1, 3, 0]
     assert pick_per_class(labels, 2) == [1, 4, 3, 0, 2]
+
+
+def test_rectangular_cells_and_boxes():
+    img = np.zeros((40, 80, 3), np.uint8)
+    grid = variant_grid([[img, img]], cell=(40, 20), pad=1)
+    assert grid.shape == (1 + 21, 1 + 2 * 41, 3)
+    boxed = draw_boxes(img, np.array([[10, 5, 30, 25]]), color=(0, 255, 0))
+    assert boxed[5, 10:31, 1].min() == 255 and boxed[15, 20, 1] == 0
+    assert img.max() == 0  # the input is not drawn on
