@@ -6,10 +6,11 @@ from .kmeans_rule import KMeansRule, two_means
 from .lag_stats import LagStats
 from .loss_quantile_rule import LossQuantileRule
 from .misclassified_rule import MisclassifiedRule
+from .random_rule import AllRule, RandomRule
 from .selection import Selection, select_samples
 
 __all__ = [
-    'BaseSelectionRule', 'InstanceIndex', 'KMeansRule', 'LossQuantileRule',
-    'MisclassifiedRule', 'LagStats', 'Selection', 'box_iou',
+    'AllRule', 'BaseSelectionRule', 'InstanceIndex', 'KMeansRule',
+    'LossQuantileRule', 'MisclassifiedRule', 'LagStats', 'RandomRule', 'Selection', 'box_iou',
     'match_instances', 'select_images', 'select_samples', 'two_means'
 ]

@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from mmtada.registry import SELECTION_RULES
@@ -88,3 +89,20 @@ def test_rules_build_from_registry_and_record_selection():
     assert abs(sel.fraction - 0.2) < 1e-9
     assert len(sel.scores) == 150
     assert 'kmeans, epoch 3' in sel.summary()
+
+
+def test_random_and_all_rules():
+    stats, _ = planted()
+    stats['seen'][:5] = False
+    a = SELECTION_RULES.build(dict(type='random', num=40, seed=1))
+    mask = a.select(stats)
+    assert mask.sum() == 40 and not mask[:5].any()
+    assert torch.equal(mask, a.select(stats))  # seeded
+    other = SELECTION_RULES.build(dict(type='random', num=40, seed=2))
+    assert not torch.equal(mask, other.select(stats))
+    half = SELECTION_RULES.build(dict(type='random', fraction=0.5))
+    assert half.select(stats).sum() == round(0.5 * 145)
+    assert torch.equal(SELECTION_RULES.build(dict(type='all')).select(stats),
+                       stats['seen'])
+    with pytest.raises(ValueError, match='exactly one of num and fraction'):
+        SELECTION_RULES.build(dict(type='random'))
