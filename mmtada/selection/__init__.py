@@ -11,6 +11,7 @@ from .selection import Selection, select_samples
 
 __all__ = [
     'AllRule', 'BaseSelectionRule', 'InstanceIndex', 'KMeansRule',
-    'LossQuantileRule', 'MisclassifiedRule', 'LagStats', 'RandomRule', 'Selection', 'box_iou',
+    'LossQuantileRule', 'MisclassifiedRule', 'LagStats', 'RandomRule',
+    'Selection', 'box_iou',
     'match_instances', 'select_images', 'select_samples', 'two_means'
 ]
