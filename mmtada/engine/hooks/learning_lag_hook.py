@@ -1,5 +1,6 @@
 """Track per-sample learning lag, select the lagging samples, augment them."""
 import copy
+import json
 import math
 import os.path as osp
 from typing import Optional, Union
@@ -14,8 +15,8 @@ from mmengine.runner import EpochBasedTrainLoop
 
 from mmtada.datasets import TADADataset
 from mmtada.engine.train_set_probe import TrainSetProbe
-from mmtada.generators import (VariantCache, generate_variants,
-                               variant_pairs)
+from mmtada.generators import (VariantCache, atomic_write_bytes,
+                               generate_variants, variant_pairs)
 from mmtada.registry import GENERATORS, HOOKS, SELECTION_RULES
 from mmtada.selection import LagStats, Selection, select_samples
 
@@ -59,9 +60,10 @@ class LearningLagHook(Hook):
     ``<work_dir>/tada/selection.json`` is written and a one-line summary is
     logged. Then ``num_variants`` variants of each are made by
     ``generator`` (built only then and released after; split across
-    ranks, into the variant cache, reused by later runs) and the
-    :class:`TADADataset` serves them; the loader's
-    iterator is dropped once so that persistent workers see the change.
+    ranks, into the variant cache, reused by later runs; the cost goes to
+    ``<work_dir>/tada/generation.json``) and the :class:`TADADataset`
+    serves them; the loader's iterator is dropped once so that persistent
+    workers see the change.
 
     Modes: ``'in_run'`` continues training on the augmented data.
     ``'restart'`` (as the paper) is run by ``tools/train.py``: a first run
@@ -363,10 +365,33 @@ class LearningLagHook(Hook):
             f"{self.generation['reused']} reused) in "
             f"{self.generation['seconds']:.1f}s, cache {cache.dir}",
             logger='current')
+        if dist.is_main_process():
+            self._record_generation(runner, cache)
         self.dataset.set_variants(
             cache, variant_pairs(self.selection.indices, self.num_variants))
         # Persistent workers hold a copy of the dataset: restart them once.
         runner.train_dataloader._iterator = None
+
+    def _record_generation(self, runner, cache) -> None:
+        """``<work_dir>/tada/generation.json``: what this run's variants
+        cost, summed over the runs of one work dir (a resumed run adds
+        what it made)."""
+        path = self._work(runner, 'generation.json')
+        record = dict(cache=cache.dir, settings=cache.settings,
+                      selected=len(self.selection.indices),
+                      num_variants=self.num_variants,
+                      total=self.generation['total'], generated=0,
+                      seconds=0.0)
+        if osp.exists(path):
+            with open(path) as f:
+                old = json.load(f)
+            if old.get('cache') == cache.dir:
+                record.update(generated=old['generated'],
+                              seconds=old['seconds'])
+        record['generated'] += self.generation['generated']
+        record['seconds'] += self.generation['seconds']
+        atomic_write_bytes(path, json.dumps(record, indent=1,
+                                            default=str).encode())
 
     def _check_dataset(self, selection: Selection, source: str) -> None:
         selection.check_dataset(self.dataset.fingerprint(),

@@ -159,10 +159,15 @@ def test_resume_after_selection_restores_the_dataset(cls_cfg, tmp_path):
     runner.train()
     first = lag_hook(runner)
     variants = runner.train_dataloader.dataset.variants
+    cost_path = osp.join(runner.work_dir, 'tada', 'generation.json')
+    cost = json.load(open(cost_path))
+    assert cost['generated'] == cost['total'] == len(variants)
+    assert cost['selected'] == len(first.selection.indices)
     cfg = cls_cfg(max_epochs=3, select_epoch=1)
     cfg.resume = True
     runner = Runner.from_cfg(cfg)
     runner.train()
+    assert json.load(open(cost_path)) == cost  # nothing more was made
     hook = lag_hook(runner)
     assert hook.selection.indices == first.selection.indices
     assert runner.train_dataloader.dataset.variants == variants
