@@ -386,6 +386,8 @@ class LearningLagHook(Hook):
             with open(path) as f:
                 old = json.load(f)
             if old.get('cache') == cache.dir:
+                if not self.generation['generated']:
+                    return  # all reused: the record stands
                 record.update(generated=old['generated'],
                               seconds=old['seconds'])
         record['generated'] += self.generation['generated']
