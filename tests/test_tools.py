@@ -1,5 +1,6 @@
 """tools/train.py and tools/test.py, as a user runs them."""
 import json
+import os
 import os.path as osp
 import subprocess
 import sys
@@ -150,3 +151,44 @@ def test_bccd_config_trains_and_box_fidelity_measures_its_variants(
     grid = cv2.imread(out)
     # 3 rows of 80x60 cells (640x480 images), a source and its variant
     assert grid.shape == (14 + 3 * 62 + 2, 2 * 82 + 2, 3)
+
+
+def test_ablate_runs_every_arm_writes_the_table_and_resumes(
+        tmp_path, pixel_weights):
+    work = str(tmp_path / 'ablate')
+    opts = ['--cfg-options', *SHORT,
+            'custom_hooks.0.num_variants=2',
+            'custom_hooks.0.generator.type=mmtada.PixelSDEdit',
+            f'custom_hooks.0.generator.weights={pixel_weights}',
+            'custom_hooks.0.generator.num_inference_steps=4']
+    log = run('tools/ablate.py', CONFIG, '--seeds', '1', '--work-dir', work,
+              *opts)
+    for arm in ('baseline', 'useful', 'tada', 'all', 'random'):
+        assert f'ran {arm} seed 0' in log
+    res = {arm: json.load(open(osp.join(work, arm, 'seed0', 'result.json')))
+           for arm in ('baseline', 'tada', 'random', 'all')}
+    assert res['baseline']['generation'] is None
+    assert 0 <= res['tada']['metric'] <= 100
+    n = res['tada']['selected']
+    assert res['random']['selected'] == n  # same size, other samples
+    assert res['random']['generation']['total'] == 2 * n
+    assert res['all']['selected'] == 200
+    rand = json.load(open(osp.join(work, 'random', 'seed0', 'tada',
+                                   'selection.json')))
+    tada = json.load(open(osp.join(work, 'tada', 'seed0', 'tada',
+                                   'selection.json')))
+    assert rand['indices'] != tada['indices']
+    table = open(osp.join(work, 'ablation.md')).read()
+    assert table.count('\n') == 2 + 5 and '| tada |' in table
+    csv = open(osp.join(work, 'ablation.csv')).read().splitlines()
+    assert csv[0].startswith('arm,runs,mean') and len(csv) == 6
+    # a second seed: finished runs are skipped, new ones run
+    os.remove(osp.join(work, 'baseline', 'seed0', 'result.json'))
+    log = run('tools/ablate.py', CONFIG, '--seeds', '2', '--arms',
+              'baseline', '--work-dir', work, *opts)
+    assert 'ran baseline seed 0' in log and 'ran baseline seed 1' in log
+    assert 'resumed epoch: 2' in open(osp.join(work, 'baseline', 'seed0',
+                                    'train.log')).read()
+    log = run('tools/ablate.py', CONFIG, '--seeds', '2', '--arms',
+              'baseline', '--work-dir', work, *opts)
+    assert 'done baseline seed 0' in log and 'done baseline seed 1' in log

@@ -1,0 +1,132 @@
+"""TADA against its controls: the arms of an ablation and their table."""
+import copy
+import glob
+import json
+import math
+import os.path as osp
+from typing import Dict, List, Optional
+
+from mmengine.config import Config
+
+from .base_dataset import tada_wrapper_parent
+from .train import find_lag_hook, without_tada
+
+ARMS = ('baseline', 'useful', 'tada', 'all', 'random')
+ARM_TEXT = dict(
+    baseline='the real data alone',
+    useful='selected samples upsampled (exact copies, USEFUL)',
+    tada='diffusion variants of the selected samples (TADA)',
+    all='diffusion variants of every sample',
+    random='diffusion variants of a random subset of TADA\'s size')
+
+
+def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
+               random_num: Optional[int] = None) -> Config:
+    """``cfg`` for one run of ``arm`` with ``randomness.seed = seed``.
+
+    Every arm keeps the schedule, the data and the model; validation runs
+    once, at the end. The diffusion arms share ``cache_dir`` (variants
+    depend on the hook's generation seed, not the training seed, so a
+    variant is made once for the whole ablation). ``random`` needs
+    ``random_num``, the size of TADA's selection with the same seed.
+    """
+    if arm not in ARMS:
+        raise ValueError(f'unknown arm {arm!r}: choose from {ARMS}.')
+    cfg = copy.deepcopy(cfg)
+    cfg.randomness = dict(cfg.get('randomness') or {}, seed=int(seed))
+    cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
+    if arm == 'baseline':
+        return without_tada(cfg)
+    hook = find_lag_hook(cfg)
+    if hook is None:
+        raise ValueError('the config has no LearningLagHook: an ablation '
+                         'compares TADA with its controls; add TADA first.')
+    if arm == 'useful':
+        hook.generator = dict(type='mmtada.Upsample')
+        hook.cache_dir = osp.join(cache_dir, 'copies')
+        return cfg
+    hook.cache_dir = osp.join(cache_dir, 'diffusion')
+    if arm == 'all':
+        hook.rule = dict(type='all')
+        wrapper = tada_wrapper_parent(cfg).dataset
+        wrapper.num_slots = None
+        wrapper.slot_ratio = float(hook.get('num_variants', 5))
+    elif arm == 'random':
+        if random_num is None:
+            raise ValueError('the random arm needs the size of TADA\'s '
+                             'selection (run the tada arm first).')
+        hook.rule = dict(type='random', num=int(random_num), seed=int(seed))
+    return cfg
+
+
+def read_metric(run_dir: str, metric: str) -> Optional[float]:
+    """The last value of ``metric`` logged by the run in ``run_dir`` (its
+    ``<timestamp>/vis_data/scalars.json`` files; a restart-mode selection
+    run in ``select/`` is not read)."""
+    files = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
+                                      'scalars.json')), key=osp.getmtime)
+    value = None
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                record = json.loads(line)
+                if metric in record:
+                    value = float(record[metric])
+    return value
+
+
+def summarize(results: List[dict]) -> List[dict]:
+    """Per arm: runs, metric mean and std, variants per run, generation
+    seconds per run (the diffusion arms share one cache, so a variant is
+    timed where it was made; per-run cost = variants x the ablation's
+    seconds per image of that generator) and training wall seconds."""
+    rate: Dict[str, List[float]] = {}
+    for r in results:
+        gen = r.get('generation') or {}
+        if gen.get('generated'):
+            key = json.dumps(gen['settings'], sort_keys=True, default=str)
+            made, secs = rate.get(key, (0, 0.0))
+            rate[key] = (made + gen['generated'], secs + gen['seconds'])
+    rows = []
+    for arm in ARMS:
+        runs = [r for r in results if r['arm'] == arm]
+        if not runs:
+            continue
+        values = [r['metric'] for r in runs if r['metric'] is not None]
+        mean = sum(values) / len(values) if values else float('nan')
+        std = math.sqrt(sum((v - mean)**2 for v in values) /
+                        (len(values) - 1)) if len(values) > 1 else 0.0
+        variants, gen_s = [], []
+        for r in runs:
+            gen = r.get('generation') or {}
+            variants.append(gen.get('total', 0))
+            key = json.dumps(gen.get('settings'), sort_keys=True,
+                             default=str)
+            made, secs = rate.get(key, (0, 0.0))
+            gen_s.append(gen.get('total', 0) * secs / made if made else 0.0)
+        rows.append(dict(
+            arm=arm, runs=len(runs), mean=mean, std=std,
+            variants=sum(variants) / len(runs),
+            generation_s=sum(gen_s) / len(runs),
+            train_s=sum(r['seconds'] for r in runs) / len(runs)))
+    return rows
+
+
+def table_markdown(rows: List[dict], metric: str) -> str:
+    lines = [f'| arm | what | runs | {metric} (mean ± std) | variants per '
+             'run | generation s per run | training s per run |',
+             '| --- | --- | --- | --- | --- | --- | --- |']
+    for r in rows:
+        lines.append(
+            f"| {r['arm']} | {ARM_TEXT[r['arm']]} | {r['runs']} | "
+            f"{r['mean']:.2f} ± {r['std']:.2f} | {r['variants']:.0f} | "
+            f"{r['generation_s']:.0f} | {r['train_s']:.0f} |")
+    return '\n'.join(lines) + '\n'
+
+
+def table_csv(rows: List[dict]) -> str:
+    keys = ['arm', 'runs', 'mean', 'std', 'variants', 'generation_s',
+            'train_s']
+    return '\n'.join([','.join(keys)] + [
+        ','.join(f'{r[k]:.4f}' if isinstance(r[k], float) else str(r[k])
+                 for k in keys) for r in rows]) + '\n'

@@ -1,0 +1,126 @@
+"""Run TADA against its controls with the same schedule and seeds.
+
+    python tools/ablate.py CONFIG --seeds 3 [--work-dir DIR]
+        [--arms baseline,useful,tada,all,random] [--metric NAME]
+        [--cfg-options k=v ...]
+
+Arms (``randomness.seed`` = 0 .. seeds-1 in each; the config's schedule):
+
+  baseline  the real data alone
+  useful    the selected samples upsampled: exact copies, k each (USEFUL)
+  tada      the config's generator on the selected samples (TADA)
+  all       the generator on every training sample, k each
+  random    the generator on a random subset of TADA's size (same seed)
+
+Each run is ``tools/train.py`` in its own process in ``DIR/<arm>/seed<s>``
+and ends with ``result.json``. Rerunning the command skips finished runs
+and resumes an interrupted one from its last checkpoint. The diffusion
+arms share one variant cache (``DIR/cache``). Writes ``DIR/ablation.md``
+and ``DIR/ablation.csv``: the metric's mean ± std, variants per run,
+generation seconds per run and training seconds per run.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import subprocess
+import sys
+import time
+
+import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmengine.config import Config, DictAction
+
+from mmtada.apis.ablation import (ARMS, arm_config, read_metric, summarize,
+                                  table_csv, table_markdown)
+from mmtada.generators import atomic_write_bytes
+
+TRAIN = osp.join(osp.dirname(osp.abspath(__file__)), 'train.py')
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--seeds', type=int, default=3)
+    p.add_argument('--work-dir')
+    p.add_argument('--arms', default=','.join(ARMS))
+    p.add_argument('--metric', help='default: accuracy/top1 (mmpretrain), '
+                   'coco/bbox_mAP (mmdet)')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def run_one(cfg, run_dir, metric):
+    """Train one arm/seed (resuming if it was interrupted); its result."""
+    done = osp.join(run_dir, 'result.json')
+    if osp.exists(done):
+        with open(done) as f:
+            return json.load(f), False
+    os.makedirs(run_dir, exist_ok=True)
+    config = osp.join(run_dir, 'config.py')
+    cfg.dump(config)
+    spent_path = osp.join(run_dir, 'seconds.json')
+    spent = json.load(open(spent_path))['seconds'] \
+        if osp.exists(spent_path) else 0.0
+    cmd = [sys.executable, TRAIN, config, '--work-dir', run_dir]
+    if osp.exists(osp.join(run_dir, 'last_checkpoint')):
+        cmd.append('--resume')
+    start = time.perf_counter()
+    with open(osp.join(run_dir, 'train.log'), 'a') as log:
+        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+    spent += time.perf_counter() - start
+    atomic_write_bytes(spent_path, json.dumps(dict(seconds=spent)).encode())
+    if code:
+        raise SystemExit(f'{" ".join(cmd)} failed ({code}); see '
+                         f"{osp.join(run_dir, 'train.log')}. Rerun this "
+                         'command to resume.')
+    gen_path = osp.join(run_dir, 'tada', 'generation.json')
+    sel_path = osp.join(run_dir, 'tada', 'selection.json')
+    result = dict(
+        metric=read_metric(run_dir, metric), seconds=spent,
+        generation=json.load(open(gen_path)) if osp.exists(gen_path)
+        else None,
+        selected=len(json.load(open(sel_path))['indices'])
+        if osp.exists(sel_path) else None)
+    atomic_write_bytes(done, json.dumps(result, indent=1).encode())
+    return result, True
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    root = args.work_dir or osp.join(
+        'work_dirs', 'ablate_' + osp.splitext(osp.basename(args.config))[0])
+    metric = args.metric or ('coco/bbox_mAP' if cfg.get('default_scope') ==
+                             'mmdet' else 'accuracy/top1')
+    arms = [a for a in args.arms.split(',') if a]
+    bad = set(arms) - set(ARMS)
+    if bad:
+        raise SystemExit(f'unknown arms {sorted(bad)}: choose from {ARMS}.')
+    if 'random' in arms and 'tada' not in arms:
+        arms.insert(arms.index('random'), 'tada')  # random needs its size
+    cache = osp.join(root, 'cache')
+    results = []
+    for seed in range(args.seeds):
+        tada_size = None
+        for arm in [a for a in ARMS if a in arms]:
+            run_dir = osp.join(root, arm, f'seed{seed}')
+            arm_cfg = arm_config(cfg, arm, seed, cache, tada_size)
+            result, ran = run_one(arm_cfg, run_dir, metric)
+            if arm == 'tada':
+                tada_size = result['selected']
+            results.append(dict(result, arm=arm, seed=seed))
+            print(f"{'ran' if ran else 'done'} {arm} seed {seed}: {metric} "
+                  f"{result['metric']} ({result['seconds']:.0f}s)",
+                  flush=True)
+    rows = summarize(results)
+    md = table_markdown(rows, metric)
+    atomic_write_bytes(osp.join(root, 'ablation.md'), md.encode())
+    atomic_write_bytes(osp.join(root, 'ablation.csv'),
+                       table_csv(rows).encode())
+    print(md)
+
+
+if __name__ == '__main__':
+    main()
