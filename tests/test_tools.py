@@ -187,8 +187,8 @@ def test_ablate_runs_every_arm_writes_the_table_and_resumes(
     log = run('tools/ablate.py', CONFIG, '--seeds', '2', '--arms',
               'baseline', '--work-dir', work, *opts)
     assert 'ran baseline seed 0' in log and 'ran baseline seed 1' in log
-    assert 'resumed epoch: 2' in open(osp.join(work, 'baseline', 'seed0',
-                                    'train.log')).read()
+    resumed = open(osp.join(work, 'baseline', 'seed0', 'train.log')).read()
+    assert 'resumed epoch: 2' in resumed
     log = run('tools/ablate.py', CONFIG, '--seeds', '2', '--arms',
               'baseline', '--work-dir', work, *opts)
     assert 'done baseline seed 0' in log and 'done baseline seed 1' in log
