@@ -18,14 +18,13 @@ import argparse
 import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
-import numpy as np
 from mmengine.config import Config, DictAction
 
 from mmtada.apis import build_base_dataset, build_tada_parts
 from mmtada.generators import variant_seed
 from mmtada.registry import GENERATORS
 from mmtada.selection import Selection
-from mmtada.visualization import (draw_boxes, pick_per_class, save_png,
+from mmtada.visualization import (pick_per_class, save_png, selection_grid,
                                   variant_grid)
 
 
@@ -49,28 +48,16 @@ def parse_args():
 
 
 def run_rows(cfg, args):
-    """The selected samples with the highest scores and their variants."""
+    """The run's selected samples with the highest scores and their
+    variants."""
     selection = Selection.load(
         osp.join(args.work_dir, 'tada', 'selection.json'))
     dataset, hook, _, cache = build_tada_parts(cfg, args.work_dir)
-    scores = np.nan_to_num(np.asarray(selection.scores, float), nan=-1)
-    chosen = sorted(selection.indices, key=lambda i: (-scores[i], i))
-    rows = []
-    for s in chosen[:args.rows]:
-        images = [dataset.source_image(s)] + [
-            cache.read(s, v) for v in range(hook.num_variants)
-            if cache.has(s, v)]
-        if dataset.is_detection:
-            boxes = dataset.source_annotation(s)['bboxes']
-            images = [draw_boxes(img, boxes) for img in images]
-        rows.append(images)
-    if not rows:
+    if not selection.indices:
         raise SystemExit(f'the run in {args.work_dir} selected nothing.')
-    h, w = rows[0][0].shape[:2]
-    cw = args.cell or 160
-    titles = ['real'] + [f'variant {v}' for v in range(hook.num_variants)]
-    return variant_grid(rows, (cw, max(1, round(cw * h / w))),
-                        titles=titles), len(rows)
+    grid = selection_grid(dataset, cache, selection, hook.num_variants,
+                          args.rows, args.cell)
+    return grid, min(args.rows, len(selection.indices))
 
 
 def sweep_rows(cfg, args):

@@ -36,3 +36,12 @@ def test_rectangular_cells_and_boxes():
     boxed = draw_boxes(img, np.array([[10, 5, 30, 25]]), color=(0, 255, 0))
     assert boxed[5, 10:31, 1].min() == 255 and boxed[15, 20, 1] == 0
     assert img.max() == 0  # the input is not drawn on
+
+
+def test_score_histogram_draws_an_image():
+    from mmtada.visualization import score_histogram
+    scores = np.r_[np.linspace(0, 1, 50), np.nan]
+    img = score_histogram(scores, scores > 0.7, 'title')
+    assert img.shape == (300, 500, 3) and img.dtype == np.uint8
+    assert len(np.unique(img.reshape(-1, 3), axis=0)) > 10
+    assert score_histogram([np.nan], [False]).shape == (300, 500, 3)

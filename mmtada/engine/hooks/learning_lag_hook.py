@@ -5,6 +5,7 @@ import math
 import os.path as osp
 from typing import Optional, Union
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from mmengine import dist
@@ -19,6 +20,7 @@ from mmtada.generators import (VariantCache, atomic_write_bytes,
                                generate_variants, variant_pairs)
 from mmtada.registry import GENERATORS, HOOKS, SELECTION_RULES
 from mmtada.selection import LagStats, Selection, select_samples
+from mmtada.visualization import score_histogram, selection_grid
 
 MODES = ('in_run', 'restart')
 RECORD = ('auto', 'train', 'probe')
@@ -58,7 +60,11 @@ class LearningLagHook(Hook):
     At the end of ``select_epoch`` the ``rule`` picks the slow-learnable
     samples (on rank 0, broadcast, so every rank holds the same selection),
     ``<work_dir>/tada/selection.json`` is written and a one-line summary is
-    logged. Then ``num_variants`` variants of each are made by
+    logged; the runner's visualizer (TensorBoard, local files, ...) gets
+    the histogram of the scores (``tada_score_histogram``) and, after
+    generation, the highest-scoring samples beside their variants
+    (``tada_hard_examples``, boxes drawn for detection). Then
+    ``num_variants`` variants of each are made by
     ``generator`` (built only then and released after; split across
     ranks, into the variant cache, reused by later runs; the cost goes to
     ``<work_dir>/tada/generation.json``) and the :class:`TADADataset`
@@ -327,6 +333,13 @@ class LearningLagHook(Hook):
             selection = self._make_selection(epoch)
             selection.dump(self._work(runner, 'selection.json'))
             payload = [selection.to_dict()]
+            chosen = np.zeros(selection.num_samples, bool)
+            chosen[selection.indices] = True
+            runner.visualizer.add_image(
+                'tada_score_histogram', score_histogram(
+                    selection.scores, chosen,
+                    f'TADA {selection.rule} scores, epoch {epoch}'),
+                step=epoch)
         dist.broadcast_object_list(payload, src=0)
         self.selection = Selection.from_dict(payload[0])
         print_log(self.selection.summary(), logger='current')
@@ -367,6 +380,11 @@ class LearningLagHook(Hook):
             logger='current')
         if dist.is_main_process():
             self._record_generation(runner, cache)
+            if self.selection.indices:
+                runner.visualizer.add_image(
+                    'tada_hard_examples', selection_grid(
+                        self.dataset, cache, self.selection,
+                        self.num_variants), step=self.selection.epoch)
         self.dataset.set_variants(
             cache, variant_pairs(self.selection.indices, self.num_variants))
         # Persistent workers hold a copy of the dataset: restart them once.

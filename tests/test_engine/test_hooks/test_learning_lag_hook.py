@@ -1,6 +1,8 @@
 import json
 import os.path as osp
 
+import cv2
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -235,3 +237,15 @@ def test_generator_is_checked_early_and_not_kept(cls_cfg):
 
 def test_registered_under_mmtada_scope():
     assert HOOKS.get('LearningLagHook') is LearningLagHook
+
+
+def test_visualizer_gets_the_histogram_and_the_hard_examples(cls_cfg):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1))
+    runner.train()
+    folder = osp.join(runner.log_dir, 'vis_data', 'vis_image')
+    hist = cv2.imread(osp.join(folder, 'tada_score_histogram_1.png'))
+    grid = cv2.imread(osp.join(folder, 'tada_hard_examples_1.png'))
+    assert hist is not None and hist.shape[:2] == (300, 500)
+    rows = min(8, len(lag_hook(runner).selection.indices))
+    assert grid is not None
+    assert grid.shape[:2] == (14 + rows * 66 + 2, 3 * 66 + 2)  # k = 2
