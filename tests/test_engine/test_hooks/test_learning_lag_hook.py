@@ -2,7 +2,6 @@ import json
 import os.path as osp
 
 import cv2
-
 import pytest
 import torch
 import torch.nn.functional as F
