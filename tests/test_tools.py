@@ -192,3 +192,30 @@ def test_ablate_runs_every_arm_writes_the_table_and_resumes(
     log = run('tools/ablate.py', CONFIG, '--seeds', '2', '--arms',
               'baseline', '--work-dir', work, *opts)
     assert 'done baseline seed 0' in log and 'done baseline seed 1' in log
+
+
+def test_report_page_loads_every_image_in_headless_chromium(tmp_path):
+    """tools/report.py on a real run, rendered by Chromium: the page's own
+    script counts the images that decoded."""
+    import shutil
+    browser = shutil.which('chromium') or shutil.which('chromium-browser')
+    if browser is None:
+        import pytest
+        if os.environ.get('MMTADA_REQUIRE_BROWSER'):
+            pytest.fail('chromium is not installed: apt-get install '
+                        'chromium (CI installs it).')
+        pytest.skip('chromium is not installed (apt-get install chromium)')
+    work = str(tmp_path / 'work')
+    run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
+        *SHORT)
+    run('tools/report.py', work)
+    page = osp.join(work, 'tada', 'report.html')
+    out = subprocess.run(
+        [browser, '--headless', '--no-sandbox', '--disable-gpu',
+         '--virtual-time-budget=5000', '--dump-dom', 'file://' + page],
+        capture_output=True, text=True, timeout=120)
+    # class fractions, score histogram, hard examples, training curves
+    assert 'data-images="4/4"' in out.stdout, out.stderr[-2000:]
+    text = open(page).read()
+    assert 'Generation cost' in text and 'whole dataset x4' in text
+    assert 'src="data:image/png;base64,' in text and 'src="http' not in text

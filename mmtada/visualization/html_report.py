@@ -1,0 +1,170 @@
+"""A self-contained HTML page about one TADA run."""
+import base64
+import glob
+import html
+import json
+import os.path as osp
+from typing import List, Optional
+
+import numpy as np
+
+from .score_histogram import score_histogram
+
+
+def _png_uri(rgb: np.ndarray) -> str:
+    import cv2
+    ok, buf = cv2.imencode('.png', np.ascontiguousarray(rgb[..., ::-1]))
+    if not ok:
+        raise OSError('cannot encode a report image')
+    return 'data:image/png;base64,' + base64.b64encode(buf).decode()
+
+
+def _file_uri(path: str) -> str:
+    with open(path, 'rb') as f:
+        return 'data:image/png;base64,' + base64.b64encode(
+            f.read()).decode()
+
+
+def _figure(draw, ncols: int = 1) -> np.ndarray:
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3), dpi=100,
+                             squeeze=False)
+    draw(*axes[0])
+    fig.tight_layout()
+    fig.canvas.draw()
+    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
+    plt.close(fig)
+    return rgb
+
+
+def _scalars(work_dir: str) -> List[dict]:
+    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
+                                      'scalars.json')), key=osp.getmtime)
+    records = []
+    for path in files:
+        with open(path) as f:
+            records += [json.loads(line) for line in f if line.strip()]
+    return records
+
+
+def _class_fractions(sel: dict) -> np.ndarray:
+    names = list(sel['per_class_counts'])
+    frac = [sel['per_class_counts'][n] / max(sel['per_class_totals'][n], 1)
+            for n in names]
+
+    def draw(ax):
+        ax.bar(range(len(names)), frac, color='#d9480f')
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
+        ax.set_ylabel('selected fraction')
+        ax.set_ylim(0, 1)
+    return _figure(draw)
+
+
+def _curves(records: List[dict]) -> Optional[np.ndarray]:
+    train = [(r['step'], r['loss']) for r in records
+             if 'loss' in r and 'step' in r]
+    val = {k: [(r['step'], r[k]) for r in records if k in r]
+           for k in {k for r in records for k in r if '/' in k
+                     and isinstance(r[k], (int, float))}}
+    if not train and not val:
+        return None
+
+    def draw(loss_ax, val_ax):
+        if train:
+            loss_ax.plot(*zip(*train), color='#1c7ed6', lw=1)
+        loss_ax.set_xlabel('iteration')
+        loss_ax.set_ylabel('training loss')
+        for k, pts in sorted(val.items())[:4]:
+            val_ax.plot(*zip(*pts), marker='o', lw=1, label=k)
+        val_ax.set_xlabel('epoch')
+        val_ax.set_ylabel('validation')
+        if val:
+            val_ax.legend(fontsize=7)
+    return _figure(draw, ncols=2)
+
+
+def write_report(work_dir: str, out: Optional[str] = None) -> str:
+    """Write ``<work_dir>/tada/report.html`` (or ``out``) from the run's
+    files: ``tada/selection.json``, ``tada/generation.json``, the
+    visualizer's ``tada_hard_examples`` image and ``scalars.json``. Every
+    image is embedded, so the page is one file. Returns its path."""
+    from mmtada.generators import atomic_write_bytes
+    sel_path = osp.join(work_dir, 'tada', 'selection.json')
+    if not osp.exists(sel_path):
+        raise FileNotFoundError(
+            f'no {sel_path}: the run has not selected yet (report after '
+            'select_epoch).')
+    with open(sel_path) as f:
+        sel = json.load(f)
+    gen_path = osp.join(work_dir, 'tada', 'generation.json')
+    gen = json.load(open(gen_path)) if osp.exists(gen_path) else None
+    chosen = np.zeros(sel['num_samples'], bool)
+    chosen[sel['indices']] = True
+    scores = np.array([np.nan if s is None else s for s in sel['scores']])
+    figures = [
+        ('Selected fraction per class', _png_uri(_class_fractions(sel))),
+        ('Scores at selection', _png_uri(score_histogram(
+            scores, chosen, f"{sel['rule']}, epoch {sel['epoch']}")))]
+    grids = sorted(glob.glob(osp.join(
+        work_dir, '*', 'vis_data', 'vis_image', 'tada_hard_examples_*.png')),
+        key=osp.getmtime)
+    if grids:
+        figures.append(('Hardest selected samples and their variants',
+                        _file_uri(grids[-1])))
+    curves = _curves(_scalars(work_dir))
+    if curves is not None:
+        figures.append(('Training', _png_uri(curves)))
+    what = 'images' if sel.get('instances') else 'samples'
+    n_sel, n_all = len(sel['indices']), sel['num_samples']
+    rows = [('rule', sel['rule']), ('selection epoch', sel['epoch']),
+            (f'selected {what}',
+             f'{n_sel} / {n_all} ({100 * n_sel / max(n_all, 1):.1f}%)')]
+    if sel.get('instances'):
+        inst = sel['instances']
+        rows.append(('selected instances',
+                     f"{sum(inst['selected'])} / {len(inst['selected'])}"))
+    cost = []
+    if gen:
+        k, n = gen['num_variants'], sel['num_samples']
+        rate = gen['seconds'] / gen['generated'] if gen['generated'] \
+            else float('nan')
+        cost = [('TADA', gen['selected'], k, gen['total'],
+                 f"{gen['seconds']:.1f}"),
+                (f'whole dataset x{k}', n, k, n * k,
+                 f'{n * k * rate:.1f} (est.)' if rate == rate else '–')]
+    name = html.escape(osp.abspath(work_dir))
+    page = ['<!doctype html><html><head><meta charset="utf-8">',
+            f'<title>TADA report: {name}</title>',
+            '<style>body{font-family:sans-serif;max-width:960px;margin:2em '
+            'auto}table{border-collapse:collapse}td,th{border:1px solid '
+            '#ccc;padding:4px 8px}img{max-width:100%}</style></head><body>',
+            f'<h1>TADA run {name}</h1>',
+            '<table>']
+    page += [f'<tr><th>{html.escape(str(a))}</th><td>{html.escape(str(b))}'
+             '</td></tr>' for a, b in rows]
+    page.append('</table>')
+    if cost:
+        page.append('<h2>Generation cost</h2><table><tr><th>augmenting</th>'
+                    '<th>sources</th><th>k</th><th>images</th>'
+                    '<th>seconds</th></tr>')
+        page += ['<tr>' + ''.join(f'<td>{html.escape(str(c))}</td>'
+                                  for c in row) + '</tr>' for row in cost]
+        page.append('</table>')
+    for title, uri in figures:
+        page.append(f'<h2>{html.escape(title)}</h2><img alt="'
+                    f'{html.escape(title)}" src="{uri}">')
+    # Marks <body data-images="decoded/total"> once every image decoded
+    # (or failed): what the headless-browser test reads.
+    page.append(
+        '<script>var im=Array.prototype.slice.call(document.images);'
+        'Promise.all(im.map(function(i){return i.decode().then('
+        'function(){return 1;},function(){return 0;});})).then('
+        'function(r){document.body.setAttribute("data-images",r.reduce('
+        'function(a,b){return a+b;},0)+"/"+im.length);});</script>'
+        '</body></html>')
+    out = out or osp.join(work_dir, 'tada', 'report.html')
+    atomic_write_bytes(out, '\n'.join(page).encode())
+    return out
