@@ -34,6 +34,9 @@ tada_hook = dict(
     iou_thr=0.5,             # a prediction finds an instance at this IoU
     score_thr=0.3,           # ... and counts as learned from this score
     aggregate='max',         # image score from its instances'
+    min_instances=1,         # selected instances an image needs (or a
+                             # fraction of them, e.g. 0.5)
+    max_fraction=None,       # cap on selected images (dense scenes)
     num_variants=3,
     generator=tada_generator,
     mode='in_run')

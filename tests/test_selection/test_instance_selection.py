@@ -55,3 +55,31 @@ def test_kmeans_on_instances_picks_the_low_scoring_ones():
     rule = SELECTION_RULES.build(dict(type='kmeans'))
     sel = select_images(rule, 'kmeans', stats, index, ('a', 'b', 'c'), 1)
     assert sel.indices == list(range(10, 20))
+
+
+def test_fraction_of_instances_and_image_budget():
+    index = InstanceIndex(Infos([
+        dict(instances=[inst(0, [0, 0, 4, 4])] * 4),  # 1 of 4 unlearned
+        dict(instances=[inst(1, [0, 0, 2, 2])] * 2),  # 2 of 2
+        dict(instances=[inst(2, [0, 0, 2, 2])] * 4),  # 3 of 4
+    ]))
+    learned = torch.tensor([False, True, True, True, False, False,
+                            False, False, False, True])
+    own = torch.where(learned, torch.tensor(0.9), torch.tensor(0.1))
+    own[4:6] = 0.05  # image 1's instances lag most
+    stats = stats_for(index, learned, own)
+    rule = SELECTION_RULES.build(dict(type='unlearned'))
+    names = ('a', 'b', 'c')
+    assert select_images(rule, 'unlearned', stats, index, names, 1,
+                         min_instances=1).indices == [0, 1, 2]
+    half = select_images(rule, 'unlearned', stats, index, names, 1,
+                         min_instances=0.5)
+    assert half.indices == [1, 2]
+    assert half.rule_cfg['min_instances'] == 0.5
+    # at most 1 image (1/3 of 3): the highest mean score (1 - learned)
+    capped = select_images(rule, 'unlearned', stats, index, names, 1,
+                           aggregate='mean', max_fraction=0.34)
+    assert capped.indices == [1]
+    # the instance detail still lists every lagging instance
+    assert sum(capped.instances['selected']) == 6
+

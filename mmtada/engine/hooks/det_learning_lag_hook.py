@@ -37,8 +37,10 @@ class DetLearningLagHook(LearningLagHook):
     instance across probes (loss = -log of the own-class score), summed
     over ranks. At ``select_epoch`` the rule runs on the instances
     (``'kmeans'`` per class on the rows, ``'unlearned'``, ...), and an image
-    is selected when at least ``min_instances`` of its instances are; its
-    score is the ``aggregate`` of theirs. ``selection.json`` holds the
+    is selected when ``min_instances`` of its instances are (a count, or a
+    fraction of them); its score is the ``aggregate`` of theirs;
+    ``max_fraction`` caps the selected images, keeping the highest scores
+    (see :func:`~mmtada.selection.select_images`). ``selection.json`` holds the
     per-instance detail. Generation, the dataset, modes, ranks and resume
     are those of :class:`LearningLagHook`; use a box-preserving generator
     (``mmtada.BoxPreservingSDEdit``) so that the annotations still hold.
@@ -47,7 +49,10 @@ class DetLearningLagHook(LearningLagHook):
         iou_thr (float): IoU for a prediction to find an instance.
         score_thr (float): score for a found instance to count as learned.
         aggregate (str): per-image score: ``'max'``, ``'mean'``, ``'sum'``.
-        min_instances (int): selected instances an image needs.
+        min_instances (int | float): selected instances an image needs: a
+            count, or a fraction in (0, 1) of its instances.
+        max_fraction (float, optional): most images to select, as a
+            fraction of all.
         Others: as :class:`LearningLagHook` (``record`` is always
         ``'probe'``).
     """
@@ -58,7 +63,8 @@ class DetLearningLagHook(LearningLagHook):
                  iou_thr: float = 0.5,
                  score_thr: float = 0.3,
                  aggregate: str = 'max',
-                 min_instances: int = 1,
+                 min_instances: Union[int, float] = 1,
+                 max_fraction: Optional[float] = None,
                  **kwargs):
         if kwargs.get('record', 'probe') != 'probe':
             raise ValueError("DetLearningLagHook records with the probe "
@@ -74,12 +80,22 @@ class DetLearningLagHook(LearningLagHook):
         self.iou_thr = float(iou_thr)
         self.score_thr = float(score_thr)
         self.aggregate = aggregate
-        self.min_instances = int(min_instances)
+        if min_instances <= 0 or (isinstance(min_instances, float)
+                                  and min_instances >= 1):
+            raise ValueError(
+                'min_instances is a count >= 1 or a fraction in (0, 1), '
+                f'got {min_instances}.')
+        if max_fraction is not None and not 0 < max_fraction <= 1:
+            raise ValueError(
+                f'max_fraction must be in (0, 1], got {max_fraction}.')
+        self.min_instances = min_instances
+        self.max_fraction = max_fraction
 
     def signature(self) -> dict:
         return dict(super().signature(), iou_thr=self.iou_thr,
                     score_thr=self.score_thr, aggregate=self.aggregate,
-                    min_instances=self.min_instances)
+                    min_instances=self.min_instances,
+                    max_fraction=self.max_fraction)
 
     def _setup(self, runner) -> None:
         if not self.dataset.is_detection:
@@ -121,4 +137,5 @@ class DetLearningLagHook(LearningLagHook):
         return select_images(
             self.rule, self.rule_name, self.stats.latest(self.index.labels),
             self.index, self.dataset.CLASSES, epoch,
-            self.dataset.fingerprint(), self.aggregate, self.min_instances)
+            self.dataset.fingerprint(), self.aggregate, self.min_instances,
+            self.max_fraction)

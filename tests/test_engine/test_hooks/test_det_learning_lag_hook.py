@@ -116,3 +116,8 @@ def test_setup_errors(det_cfg):
         DetLearningLagHook(record='train')
     with pytest.raises(ValueError, match='aggregate must be one of'):
         DetLearningLagHook(aggregate='median')
+    for bad in (0, 1.5, -0.2):
+        with pytest.raises(ValueError, match='min_instances is a count'):
+            DetLearningLagHook(min_instances=bad)
+    with pytest.raises(ValueError, match='max_fraction must be in'):
+        DetLearningLagHook(max_fraction=0)
