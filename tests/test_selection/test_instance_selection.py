@@ -82,4 +82,3 @@ def test_fraction_of_instances_and_image_budget():
     assert capped.indices == [1]
     # the instance detail still lists every lagging instance
     assert sum(capped.instances['selected']) == 6
-
