@@ -219,3 +219,19 @@ def test_report_page_loads_every_image_in_headless_chromium(tmp_path):
     text = open(page).read()
     assert 'Generation cost' in text and 'whole dataset x4' in text
     assert 'src="data:image/png;base64,' in text and 'src="http' not in text
+
+
+def test_demo_classification_and_detection_end_to_end(tmp_path):
+    """tools/demo.py, shortened: baseline, diffusion model, TADA, report."""
+    work = str(tmp_path / 'demo')
+    log = run('tools/demo.py', '--epochs', '2', '--diffusion-steps', '4',
+              '--work-dir', work)
+    assert 'selection: rule kmeans at epoch 1' in log
+    assert 'SDEdit variants' in log and 'test accuracy: baseline' in log
+    assert osp.exists(osp.join(work, 'tada', 'tada', 'report.html'))
+    work = str(tmp_path / 'demo_det')
+    log = run('tools/demo.py', '--detection', '--epochs', '2',
+              '--diffusion-steps', '4', '--images', '24', '--work-dir', work)
+    assert 'instances per class: 0:' in log
+    assert 'test bbox mAP: baseline' in log and 'GT boxes found' in log
+    assert osp.exists(osp.join(work, 'tada', 'tada', 'box_fidelity.json'))

@@ -42,14 +42,15 @@ class Selection:
         """One line for the log."""
         counts = ' '.join(f'{k}:{v}/{self.per_class_totals[k]}'
                           for k, v in self.per_class_counts.items())
-        what = 'samples'
+        head = (f'TADA selection ({self.rule}, epoch {self.epoch}): '
+                f'{len(self.indices)}/{self.num_samples}')
         if self.instances:
-            selected = sum(self.instances['selected'])
-            what = (f'images holding {selected}/'
-                    f"{len(self.instances['selected'])} instances; instances")
-        return (f'TADA selection ({self.rule}, epoch {self.epoch}): '
-                f'{len(self.indices)}/{self.num_samples} {what} '
-                f'({100 * self.fraction:.1f}%) | per class {counts}')
+            chosen = self.instances['selected']
+            return (f'{head} images ({100 * self.fraction:.1f}%); '
+                    f'{sum(chosen)}/{len(chosen)} instances selected | '
+                    f'instances per class {counts}')
+        return (f'{head} samples ({100 * self.fraction:.1f}%) | per class '
+                f'{counts}')
 
     def check_dataset(self, fingerprint: str, num_samples: int,
                       source: str) -> None:
