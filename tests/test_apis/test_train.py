@@ -51,6 +51,19 @@ def test_restart_mode_selects_then_retrains_from_scratch(cls_cfg):
     assert lag_hook(again).generation['generated'] == 0
 
 
+def test_restart_mode_for_detection_wraps_and_selects_images(det_cfg):
+    cfg = det_cfg(detector='retinanet', max_epochs=2, select_epoch=1,
+                  mode='restart', min_instances=2)
+    runner = train(cfg)
+    work = cfg.work_dir
+    sel = json.load(open(selection_path(work)))
+    assert sel['instances'] and sel['indices']
+    assert not osp.exists(osp.join(work, 'select', 'epoch_2.pth'))
+    assert runner.epoch == 2
+    variants = runner.train_dataloader.dataset.variants
+    assert sorted({s for s, _ in variants}) == sel['indices']
+
+
 class UncheckedCIFAR10(CIFAR10):
     """mmpretrain's CIFAR-10 loader, without the MD5 check of the official
     archive (the test writes its own files in the same format)."""
