@@ -133,14 +133,15 @@ def test_bccd_config_trains_and_box_fidelity_measures_its_variants(
         f'custom_hooks.0.generator.generator.weights={pixel_weights}']
     log = run('tools/train.py', config, '--work-dir', work,
               '--cfg-options', *short)
-    assert 'TADA selection (unlearned, epoch 1): 12/12 images' in log
+    # every cell lags after one epoch; the config caps images at 35%
+    assert 'TADA selection (unlearned, epoch 1): 4/12 images' in log
     assert 'Epoch(train) [2]' in log and 'bbox_mAP' in log
     log = run('tools/box_fidelity.py', config, '--work-dir', work,
               '--checkpoint', osp.join(work, 'epoch_2.pth'),
               '--cfg-options', *short)
     report = json.load(open(osp.join(work, 'tada', 'box_fidelity.json')))
     summary = report['summary']
-    assert summary['variants'] == 12 and summary['mad_inside'] == 0
+    assert summary['variants'] == 4 and summary['mad_inside'] == 0
     assert summary['mad_outside'] > 0
     assert 0 <= summary['found_variant'] <= 1
     assert 'GT boxes found' in log
