@@ -41,7 +41,7 @@ def parse_args():
     p.add_argument('--detection', action='store_true')
     p.add_argument('--work-dir')
     p.add_argument('--epochs', type=int, help='override max_epochs')
-    p.add_argument('--diffusion-steps', type=int, default=300)
+    p.add_argument('--diffusion-steps', type=int, default=900)
     p.add_argument('--images', type=int, default=400,
                    help='--detection: training canvases (test: a quarter)')
     return p.parse_args()
