@@ -8,22 +8,9 @@ import cv2
 import numpy as np
 
 from mmtada.generators.variant_cache import atomic_write_bytes
+from .digits import digits_split
 
 CLASSES = tuple(str(d) for d in range(10))
-
-
-def _digits(split: str):
-    from sklearn.datasets import load_digits
-    digits = load_digits()
-    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
-    labels = digits.target.astype(np.int64)
-    rng = np.random.RandomState(0)
-    test = np.zeros(len(labels), dtype=bool)
-    for c in range(10):
-        idx = np.flatnonzero(labels == c)
-        test[rng.permutation(idx)[:len(idx) // 4]] = True
-    keep = test if split == 'test' else ~test
-    return images[keep], labels[keep]
 
 
 def _clutter(rng, h, w) -> np.ndarray:
@@ -51,7 +38,7 @@ def write_digit_canvases(root: str, num_images: int = 200,
     75/25 split of :class:`mmtada.datasets.Digits`), each with its tight
     box, and ``<root>/annotations/<split>.json`` (COCO, categories '0'-'9',
     ids from 1). Same arguments, same files. Returns the json path."""
-    digits, labels = _digits(split)
+    digits, labels = digits_split(split)
     rng = np.random.RandomState(seed)
     os.makedirs(osp.join(root, split), exist_ok=True)
     images, annotations = [], []

@@ -5,6 +5,23 @@ from mmpretrain.datasets import BaseDataset
 from mmtada.registry import DATASETS
 
 
+def digits_split(split: str):
+    """scikit-learn's digits of ``split``: ``(images, labels)``, 8x8 uint8
+    grey levels scaled to 0-255 and int64 labels, from a fixed stratified
+    75/25 split (the same on every machine and rank)."""
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    labels = digits.target.astype(np.int64)
+    rng = np.random.RandomState(0)
+    test = np.zeros(len(labels), dtype=bool)
+    for c in range(10):
+        idx = np.flatnonzero(labels == c)
+        test[rng.permutation(idx)[:len(idx) // 4]] = True
+    keep = test if split == 'test' else ~test
+    return images[keep], labels[keep]
+
+
 @DATASETS.register_module()
 class Digits(BaseDataset):
     """The 1,797 handwritten digits that ship with scikit-learn (UCI
@@ -33,21 +50,12 @@ class Digits(BaseDataset):
 
     def load_data_list(self):
         import cv2
-        from sklearn.datasets import load_digits
-        digits = load_digits()
-        images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
-        labels = digits.target.astype(np.int64)
-        rng = np.random.RandomState(0)
-        test = np.zeros(len(labels), dtype=bool)
-        for c in range(10):
-            idx = np.flatnonzero(labels == c)
-            test[rng.permutation(idx)[:len(idx) // 4]] = True
-        keep = np.flatnonzero(test if self.split == 'test' else ~test)
+        images, labels = digits_split(self.split)
         data_list = []
-        for i in keep:
-            img = cv2.resize(images[i], (self.size, self.size),
+        for img, label in zip(images, labels):
+            img = cv2.resize(img, (self.size, self.size),
                              interpolation=cv2.INTER_LINEAR)
             data_list.append(dict(
                 img=np.repeat(img[..., None], 3, axis=2),
-                gt_label=int(labels[i])))
+                gt_label=int(label)))
         return data_list
