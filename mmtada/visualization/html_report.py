@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from .plot import plot_rgb
 from .score_histogram import score_histogram
 
 
@@ -23,20 +24,6 @@ def _file_uri(path: str) -> str:
     with open(path, 'rb') as f:
         return 'data:image/png;base64,' + base64.b64encode(
             f.read()).decode()
-
-
-def _figure(draw, ncols: int = 1) -> np.ndarray:
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    fig, axes = plt.subplots(1, ncols, figsize=(6 * ncols, 3), dpi=100,
-                             squeeze=False)
-    draw(*axes[0])
-    fig.tight_layout()
-    fig.canvas.draw()
-    rgb = np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()
-    plt.close(fig)
-    return rgb
 
 
 def _scalars(work_dir: str) -> List[dict]:
@@ -60,7 +47,7 @@ def _class_fractions(sel: dict) -> np.ndarray:
         ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
         ax.set_ylabel('selected fraction')
         ax.set_ylim(0, 1)
-    return _figure(draw)
+    return plot_rgb(draw)
 
 
 def _curves(records: List[dict]) -> Optional[np.ndarray]:
@@ -83,7 +70,7 @@ def _curves(records: List[dict]) -> Optional[np.ndarray]:
         val_ax.set_ylabel('validation')
         if val:
             val_ax.legend(fontsize=7)
-    return _figure(draw, ncols=2)
+    return plot_rgb(draw, ncols=2)
 
 
 def write_report(work_dir: str, out: Optional[str] = None) -> str:
