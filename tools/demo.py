@@ -80,10 +80,12 @@ def train_diffusion(config, work_dir, steps, resolution=None):
 
 
 def set_epochs(cfg, epochs):
-    """A shorter schedule, selecting at 10% of it (at least epoch 1)."""
+    """A shorter schedule, selecting at 10% of it (at least epoch 1),
+    with the last epoch checkpointed."""
     if epochs:
         cfg.train_cfg.max_epochs = epochs
         cfg.train_cfg.val_interval = epochs
+        cfg.default_hooks.checkpoint.interval = epochs
         find_lag_hook(cfg).select_epoch = max(1, round(0.1 * epochs))
 
 
@@ -115,7 +117,6 @@ def classification(args):
     if args.epochs:
         set_epochs(cfg, args.epochs)
         cfg.param_scheduler.T_max = args.epochs
-        cfg.default_hooks.checkpoint.interval = args.epochs
     step('1/3 baseline: the real digits only')
     base, base_s = run(without_tada(cfg), osp.join(root, 'baseline'))
     step('2/3 a small pixel diffusion model on the training digits')
@@ -152,8 +153,6 @@ def detection(args):
     config = osp.join(CONFIGS, 'tada_retinanet_r18_digit_canvases.py')
     cfg = Config.fromfile(config)
     set_epochs(cfg, args.epochs)
-    if args.epochs:
-        cfg.default_hooks.checkpoint.interval = args.epochs
     step('1/3 baseline: RetinaNet on the real canvases only')
     base, base_s = run(without_tada(cfg), osp.join(root, 'baseline'))
     step('2/3 a small unconditional pixel diffusion model on the canvases')
