@@ -54,9 +54,9 @@ def main():
     dataset, hook, _, cache = build_tada_parts(cfg, args.work_dir)
     selection.check_dataset(dataset.fingerprint(), dataset.num_base,
                             sel_path)
-    pairs = [(s, v) for s in selection.indices
-             for v in range(hook.num_variants) if cache.has(s, v)]
-    if not pairs:
+    variants = {s: [v for v in range(hook.num_variants) if cache.has(s, v)]
+                for s in selection.indices}
+    if not any(variants.values()):
         raise SystemExit(f'no variant of {sel_path} in {cache.dir}: run the '
                          'training (or tools/generate.py) first.')
     model = None
@@ -64,27 +64,30 @@ def main():
         from mmdet.apis import inference_detector, init_detector
         model = init_detector(cfg, args.checkpoint, device=args.device)
         num_classes = len(dataset.CLASSES)
-    rows, found_src, found_var = [], {}, []
-    for s, v in pairs:
-        src, var = dataset.source_image(s), cache.read(s, v)
-        ann = dataset.source_annotation(s)
+
+    def found(path, boxes, labels):
+        return found_fraction(
+            boxes, labels, inference_detector(model, path).pred_instances,
+            num_classes, args.iou_thr, args.score_thr)
+
+    rows, found_src, found_var = [], [], []
+    for s, vs in variants.items():
+        if not vs:
+            continue
+        src, ann = dataset.source_image(s), dataset.source_annotation(s)
         keep = ann['ignore_flags'] == 0
-        row = dict(source=s, variant=v, boxes=int(keep.sum()),
-                   **pixel_change(src, var, ann['bboxes'][keep]))
+        boxes, labels = ann['bboxes'][keep], ann['labels'][keep]
         if model is not None:
-            if s not in found_src:
-                path = dataset.dataset.get_data_info(s)['img_path']
-                found_src[s] = found_fraction(
-                    ann['bboxes'][keep], ann['labels'][keep],
-                    inference_detector(model, path).pred_instances,
-                    num_classes, args.iou_thr, args.score_thr)
-            row['found_source'] = found_src[s]
-            row['found_variant'] = found_fraction(
-                ann['bboxes'][keep], ann['labels'][keep],
-                inference_detector(model, cache.path(s, v)).pred_instances,
-                num_classes, args.iou_thr, args.score_thr)
-            found_var.append(row['found_variant'])
-        rows.append(row)
+            found_src.append(found(
+                dataset.dataset.get_data_info(s)['img_path'], boxes, labels))
+        for v in vs:
+            row = dict(source=s, variant=v, boxes=int(keep.sum()),
+                       **pixel_change(src, cache.read(s, v), boxes))
+            if model is not None:
+                row['found_source'] = found_src[-1]
+                row['found_variant'] = found(cache.path(s, v), boxes, labels)
+                found_var.append(row['found_variant'])
+            rows.append(row)
     summary = dict(
         variants=len(rows), sources=len({r['source'] for r in rows}),
         mad_inside=mean(r['mad_inside'] for r in rows),
@@ -92,7 +95,7 @@ def main():
         psnr_inside=psnr(mean(r['mse_inside'] for r in rows)),
         psnr_outside=psnr(mean(r['mse_outside'] for r in rows)))
     if model is not None:
-        summary.update(found_source=mean(found_src.values()),
+        summary.update(found_source=mean(found_src),
                        found_variant=mean(found_var),
                        iou_thr=args.iou_thr, score_thr=args.score_thr)
     out = osp.join(args.work_dir, 'tada', 'box_fidelity.json')
