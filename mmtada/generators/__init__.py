@@ -7,12 +7,14 @@ from .latent_sdedit import LatentSDEdit
 from .pixel_sdedit import PixelSDEdit
 from .sdedit_loop import sdedit
 from .upsample import Upsample
-from .variant_cache import VariantCache, atomic_write_bytes, settings_key
+from .variant_cache import (VariantCache, atomic_write_bytes, check_writable,
+                            settings_key)
 
 __all__ = [
     'BaseGenerator', 'BoxPreservingSDEdit', 'LatentSDEdit', 'PixelSDEdit',
     'Upsample',
-    'VariantCache', 'atomic_write_bytes', 'generate_variants', 'layout_mask',
+    'VariantCache', 'atomic_write_bytes', 'check_writable',
+    'generate_variants', 'layout_mask',
     'resolve_weights', 'sdedit', 'settings_key', 'variant_pairs',
     'variant_seed', 'weights_fingerprint'
 ]

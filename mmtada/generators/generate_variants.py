@@ -26,8 +26,10 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
 
     Rank r makes pairs ``r, r + W, r + 2W, ...`` of the sorted
     (source, variant) list, so across ranks each variant is made exactly
-    once; pairs already in the cache (an earlier or interrupted run, or a
-    run sharing the cache) are skipped. Ends with a barrier: afterwards
+    once. Pairs cached whole (by an earlier or interrupted run, or a run
+    sharing the cache, even while this one runs) are skipped; missing,
+    corrupt or truncated ones (checked against the cache manifest) are
+    made again. Ends with a barrier: afterwards
     every rank can read every variant, provided ``cache`` lies on a file
     system all ranks see (for multi-node runs: a shared one).
 
@@ -49,30 +51,38 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
     rank, world = shard or (dist.get_rank(), dist.get_world_size())
     pairs = variant_pairs(sources, num_variants)
     mine = pairs[rank::world]
-    todo = [p for p in mine if not cache.has(*p)]
+    todo = cache.verify(mine)
     start = time.perf_counter()
     bs = max(1, int(generator.batch_size))
     last_log = start
-    for i in range(0, len(todo), bs):
-        batch = todo[i:i + bs]
-        images = [dataset.source_image(s) for s, _ in batch]
-        annotations = [dataset.source_annotation(s) for s, _ in batch]
-        seeds = [variant_seed(seed, s, v) for s, v in batch]
-        for (s, v), img in zip(batch,
-                               generator.generate(images, annotations, seeds)):
-            cache.write(s, v, img)
+    done = made = 0
+    while todo:
+        # Skip what a run sharing the cache made meanwhile.
+        chunk, todo = todo[:bs], todo[bs:]
+        done += len(chunk)
+        batch = [p for p in chunk if not cache.has(*p)]
+        if batch:
+            images = [dataset.source_image(s) for s, _ in batch]
+            annotations = [dataset.source_annotation(s) for s, _ in batch]
+            seeds = [variant_seed(seed, s, v) for s, v in batch]
+            for (s, v), img in zip(
+                    batch, generator.generate(images, annotations, seeds)):
+                cache.write(s, v, img)
+            made += len(batch)
         now = time.perf_counter()
-        done = i + len(batch)
-        if now - last_log > 10 or done == len(todo):
+        if now - last_log > 10 or not todo:
             last_log = now
             print_log(
-                f'TADA generation: {done}/{len(todo)} on rank {rank} '
-                f'({done / max(now - start, 1e-9):.1f} img/s)',
+                f'TADA generation: {made} made, {done - made} reused of '
+                f'{len(mine)} on rank {rank} '
+                f'({made / max(now - start, 1e-9):.1f} img/s)',
                 logger='current')
     seconds = time.perf_counter() - start
-    counts = [len(todo), len(mine) - len(todo), seconds]
+    counts = [made, len(mine) - made, seconds]  # uneven work: no hang,
+    # the only collectives are these, once per rank
     gathered = dist.all_gather_object(counts)
     dist.barrier()
+    cache.refresh()  # what the other ranks listed
     return dict(
         total=len(pairs),
         generated=sum(c[0] for c in gathered),

@@ -1,12 +1,21 @@
-"""On-disk store of generated variants."""
+"""On-disk store of generated variants, with a manifest of checksums."""
+import errno
+import glob
 import hashlib
 import json
 import os
 import os.path as osp
+import re
+import socket
 import tempfile
+from typing import Dict, Iterable, List, Set, Tuple
 
 import cv2
 import numpy as np
+
+HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+TMP_PREFIX = '.tmp-'
+Pair = Tuple[int, int]
 
 
 def settings_key(settings: dict) -> str:
@@ -17,10 +26,13 @@ def settings_key(settings: dict) -> str:
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write to a temp file in the same folder, then rename over ``path``:
-    readers see the old file, or the whole new one, never a part."""
+    readers see the old file, or the whole new one, never a part. The temp
+    name carries this host and process (``.tmp-<host>-<pid>-*``), so a
+    later run can tell the leftovers of a killed process."""
     folder = osp.dirname(path)
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix='.tmp-')
+    fd, tmp = tempfile.mkstemp(dir=folder,
+                               prefix=f'{TMP_PREFIX}{HOST}-{os.getpid()}-')
     try:
         with os.fdopen(fd, 'wb') as f:
             f.write(data)
@@ -31,29 +43,106 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temp_files(folder: str) -> int:
+    """Delete the temp files in ``folder`` left by killed processes of this
+    host (another host's, or a live process's, are left alone)."""
+    removed = 0
+    pattern = re.compile(rf'{re.escape(TMP_PREFIX)}{HOST}-(\d+)-')
+    for path in glob.glob(osp.join(folder, f'{TMP_PREFIX}{HOST}-*')):
+        match = pattern.match(osp.basename(path))
+        if match and not _pid_alive(int(match.group(1))):
+            try:
+                os.unlink(path)
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
+def _cache_error(folder: str, err: OSError) -> OSError:
+    full = err.errno in (errno.ENOSPC, errno.EDQUOT)
+    fix = ('free space or set cache_dir to a folder with room for the '
+           'variants' if full else 'set cache_dir to a writable folder')
+    return OSError(err.errno,
+                   f'cannot write the variant cache {folder} ({err.strerror}'
+                   f'): {fix} (all ranks must see it); rerun, and what was '
+                   'made is kept')
+
+
+def check_writable(root: str) -> None:
+    """Fail now, not after hours of training, if ``root`` cannot hold
+    variants: create it and write, then delete, a probe file."""
+    probe = osp.join(root, f'{TMP_PREFIX}{HOST}-{os.getpid()}-probe')
+    try:
+        os.makedirs(root, exist_ok=True)
+        atomic_write_bytes(probe, b'')
+        os.unlink(probe)
+    except OSError as e:
+        raise _cache_error(root, e) from e
+
+
 class VariantCache:
     """Variants of one dataset made with one generator setting.
 
-    Layout: ``<root>/<dataset>-<settings hash>/<src // 1000>/<src>_<v>.png``
-    plus ``settings.json``. File names are built from integers and hashes
-    only. PNG is lossless, so what is read back is what was generated.
-    Writes are atomic, so concurrent runs that share ``root`` and a run
-    killed mid-write leave only whole files; later runs reuse them.
+    Layout under ``<root>/<dataset>-<settings hash>/``: ``settings.json``,
+    ``<src // 1000>/<src>_<v>.png`` and ``manifest/<host>-<pid>.jsonl``,
+    one line ``{"s", "v", "bytes", "sha256"}`` per variant written, each
+    process appending to its own file. File names are built from integers
+    and hashes only; nothing from the data reaches a path.
+
+    Invariants: a variant counts as cached only when the manifest lists it
+    and the file has the listed size (:meth:`has`), and it is served only
+    when its bytes match the listed checksum (:meth:`read`,
+    :meth:`verify`). Files are written to a temp name and renamed, and
+    listed after the rename, so a process killed at any point leaves
+    whole, listed files, or unlisted ones that are made again, never a
+    truncated variant in use. Runs sharing a cache at once (other jobs,
+    other ranks) write whole files under the same names and each lists
+    them; :meth:`refresh` reads what the others listed.
 
     Args:
         root (str): cache root (under the work dir, or shared).
-        dataset (str): fingerprint of the source dataset.
+        dataset (str): fingerprint (hex) of the source dataset.
         settings (dict): the generator's settings plus the seed.
     """
 
     def __init__(self, root: str, dataset: str, settings: dict):
+        if not re.fullmatch(r'[0-9a-f]{12,}', str(dataset)):
+            raise ValueError(
+                f'dataset fingerprint {dataset!r} is not a hex digest: pass '
+                'TADADataset.fingerprint().')
         self.settings = dict(settings)
         self.dir = osp.join(root, f'{dataset[:12]}-{settings_key(settings)}')
+        self._entries: Dict[Pair, Set[Tuple[int, str]]] = {}
+        self._offsets: Dict[str, int] = {}
+        self._log = None
         meta = osp.join(self.dir, 'settings.json')
-        if not osp.exists(meta):
-            atomic_write_bytes(meta, json.dumps(
-                dict(dataset=dataset, settings=self.settings),
-                indent=1, sort_keys=True, default=str).encode())
+        record = dict(dataset=dataset, settings=self.settings)
+        blob = json.dumps(record, indent=1, sort_keys=True, default=str)
+        try:
+            if not osp.exists(meta):
+                atomic_write_bytes(meta, blob.encode())
+        except OSError as e:
+            raise _cache_error(self.dir, e) from e
+        with open(meta) as f:
+            found = json.load(f)
+        if found != json.loads(blob):
+            raise ValueError(
+                f'{meta} was written for other settings or data than this '
+                "run's (the folder name is their hash, so the folder was "
+                'copied or edited): delete that folder, or point cache_dir '
+                'elsewhere.')
+        self.refresh()
 
     @classmethod
     def for_run(cls, root: str, dataset, generator,
@@ -63,27 +152,125 @@ class VariantCache:
         return cls(root, dataset.fingerprint(),
                    dict(generator=generator.settings(), seed=int(seed)))
 
+    # -- manifest -------------------------------------------------------------
+    def refresh(self) -> None:
+        """Read the manifest lines written since the last call, by any
+        process. A partial last line (a writer killed mid-line) is skipped
+        until it is complete."""
+        for path in sorted(glob.glob(osp.join(self.dir, 'manifest',
+                                              '*.jsonl'))):
+            start = self._offsets.get(path, 0)
+            with open(path, 'rb') as f:
+                f.seek(start)
+                data = f.read()
+            end = data.rfind(b'\n') + 1
+            for line in data[:end].splitlines():
+                try:
+                    r = json.loads(line)
+                    key = (int(r['s']), int(r['v']))
+                    entry = (int(r['bytes']), str(r['sha256']))
+                except (ValueError, KeyError, TypeError):
+                    continue  # a torn line of a killed writer
+                self._entries.setdefault(key, set()).add(entry)
+            self._offsets[path] = start + end
+
+    def _append(self, s: int, v: int, size: int, digest: str) -> None:
+        if self._log is None or self._log[0] != os.getpid():
+            folder = osp.join(self.dir, 'manifest')
+            os.makedirs(folder, exist_ok=True)
+            path = osp.join(folder, f'{HOST}-{os.getpid()}.jsonl')
+            self._log = (os.getpid(), open(path, 'a'))
+        line = json.dumps(dict(s=s, v=v, bytes=size, sha256=digest))
+        self._log[1].write(line + '\n')
+        self._log[1].flush()
+        self._entries.setdefault((s, v), set()).add((size, digest))
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state['_log'] = None  # file handles stay in their process
+        return state
+
+    # -- variants -----------------------------------------------------------
     def path(self, source_idx: int, variant_idx: int) -> str:
         s, v = int(source_idx), int(variant_idx)
         return osp.join(self.dir, f'{s // 1000:05d}', f'{s}_{v}.png')
 
     def has(self, source_idx: int, variant_idx: int) -> bool:
-        return osp.exists(self.path(source_idx, variant_idx))
+        """Listed in the manifest, and the file has the listed size."""
+        key = (int(source_idx), int(variant_idx))
+        try:
+            size = os.stat(self.path(*key)).st_size
+        except FileNotFoundError:
+            return False
+        if key not in self._entries:
+            self.refresh()
+        return any(size == n for n, _ in self._entries.get(key, ()))
+
+    def _check(self, key: Pair, data: bytes) -> bool:
+        digest = hashlib.sha256(data).hexdigest()
+        return any(sha == digest for _, sha in self._entries.get(key, ()))
+
+    def verify(self, pairs: Iterable[Pair]) -> List[Pair]:
+        """The pairs that are not cached whole: missing, unlisted, or whose
+        bytes differ from the manifest (corrupt or truncated). Also deletes
+        the temp files that killed processes left in their folders."""
+        bad, folders = [], set()
+        for key in pairs:
+            key = (int(key[0]), int(key[1]))
+            path = self.path(*key)
+            folders.add(osp.dirname(path))
+            try:
+                with open(path, 'rb') as f:
+                    data = f.read()
+            except FileNotFoundError:
+                bad.append(key)
+                continue
+            if key not in self._entries:
+                self.refresh()
+            if not self._check(key, data):
+                bad.append(key)
+        for folder in folders:
+            remove_stale_temp_files(folder)
+        return bad
 
     def write(self, source_idx: int, variant_idx: int,
               rgb: np.ndarray) -> str:
-        path = self.path(source_idx, variant_idx)
+        s, v = int(source_idx), int(variant_idx)
+        path = self.path(s, v)
         ok, buf = cv2.imencode('.png', np.ascontiguousarray(rgb[..., ::-1]))
         if not ok:
             raise RuntimeError(f'could not encode variant {path}')
-        atomic_write_bytes(path, buf.tobytes())
+        data = buf.tobytes()
+        try:
+            atomic_write_bytes(path, data)
+            self._append(s, v, len(data), hashlib.sha256(data).hexdigest())
+        except OSError as e:
+            raise _cache_error(self.dir, e) from e
         return path
 
     def read(self, source_idx: int, variant_idx: int) -> np.ndarray:
-        """The variant as uint8 RGB."""
-        path = self.path(source_idx, variant_idx)
-        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        """The variant as uint8 RGB, after checking its bytes against the
+        manifest."""
+        key = (int(source_idx), int(variant_idx))
+        path = self.path(*key)
+        fix = 'delete it and rerun (or resume) to make it again.'
+        try:
+            with open(path, 'rb') as f:
+                data = f.read()
+        except FileNotFoundError:
+            raise OSError(f'cached variant {path} is missing: rerun (or '
+                          'resume) to make it again.') from None
+        if key not in self._entries:
+            self.refresh()
+        if not self._check(key, data):
+            raise OSError(f'cached variant {path} does not match the cache '
+                          f'manifest (corrupt or truncated): {fix}')
+        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
         if bgr is None:
-            raise OSError(f'cannot read cached variant {path}; delete it and '
-                          'rerun to regenerate it.')
+            raise OSError(f'cannot decode cached variant {path}: {fix}')
         return bgr[..., ::-1].copy()
+
+    def listed(self) -> Dict[Pair, Set[Tuple[int, str]]]:
+        """Every listed variant with its (size, sha256) entries."""
+        self.refresh()
+        return {k: set(v) for k, v in self._entries.items()}

@@ -68,7 +68,16 @@ class DiesAfter(Upsample):
 
 def cache_files(cache):
     import os
-    return sorted(f for _, _, fs in os.walk(cache.dir) for f in fs)
+    return sorted(f for _, _, fs in os.walk(cache.dir) for f in fs
+                  if not f.endswith('.jsonl'))
+
+
+def manifest_lines(cache):
+    import glob
+    import os
+    return [line for path in glob.glob(os.path.join(cache.dir, 'manifest',
+                                                    '*.jsonl'))
+            for line in open(path).read().splitlines()]
 
 
 def test_interrupted_generation_resumes_without_duplicates(tmp_path):
@@ -85,6 +94,8 @@ def test_interrupted_generation_resumes_without_duplicates(tmp_path):
     files = cache_files(cache)
     assert len(files) == 1 + 10
     assert not any(f.startswith('.tmp') for f in files)
+    assert len(manifest_lines(cache)) == 10  # each variant listed once
+    assert cache.verify(variant_pairs(sources, 2)) == []
 
 
 def test_shards_split_the_work_without_overlap(tmp_path):
