@@ -96,7 +96,43 @@ def patch_checkpoint_loading() -> None:
         prefixes='', loader=load_from_local, force=True)
 
 
+def patch_cpu_distributed() -> None:
+    """Let ``--launcher pytorch`` (torchrun) run on machines without CUDA.
+
+    mmengine calls ``torch.cuda.set_device`` in ``_init_dist_pytorch`` and
+    passes ``device_ids=[LOCAL_RANK]`` to DDP unconditionally; neither works
+    on CPU. Without CUDA the process group is started directly and DDP gets
+    no device ids. The group must then use gloo (nccl needs GPUs); asking
+    for another backend is one clear error.
+    """
+    import torch
+    if torch.cuda.is_available():
+        return
+    import torch.distributed as torch_dist
+    from mmengine.dist import utils
+
+    def init_cpu(backend, init_backend='torch', **kwargs):
+        if backend != 'gloo':
+            raise RuntimeError(
+                f"distributed backend '{backend}' needs GPUs and this "
+                'machine has no CUDA device: on CPU use gloo, e.g. '
+                '--cfg-options env_cfg.dist_cfg.backend=gloo.')
+        torch_dist.init_process_group(backend=backend, **kwargs)
+
+    utils._init_dist_pytorch = init_cpu
+
+    from mmengine.model import MMDistributedDataParallel
+    wrap = MMDistributedDataParallel.__init__
+
+    def wrap_on_cpu(self, module, *args, **kwargs):
+        kwargs['device_ids'] = None
+        wrap(self, module, *args, **kwargs)
+
+    MMDistributedDataParallel.__init__ = wrap_on_cpu
+
+
 def apply_all() -> None:
     patch_torchvision()
     patch_mmpretrain_multimodal()
     patch_checkpoint_loading()
+    patch_cpu_distributed()

@@ -183,3 +183,42 @@ def latent_weights(tmp_path_factory):
     """A tiny random Stable Diffusion folder, saved as users' are."""
     from mmtada.testing import save_tiny_latent_model
     return save_tiny_latent_model(str(tmp_path_factory.mktemp('latent')))
+
+
+def free_port() -> int:
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+def train_cli(cfg, work_dir, *args, nproc=1, timeout=600, check=True):
+    """Run ``tools/train.py`` on ``cfg`` (dumped to ``<work_dir>.py``) as a
+    user does: one process, or ``torchrun --nproc_per_node=nproc`` with
+    gloo. One thread per process, so the runs are bitwise comparable.
+    Returns the completed process (stdout + stderr in ``.stdout``)."""
+    import os
+    import subprocess
+    import sys
+    cfg_path = f'{work_dir}.py'
+    cfg.dump(cfg_path)
+    cmd = [sys.executable, osp.join(REPO, 'tools', 'train.py'), cfg_path,
+           '--work-dir', str(work_dir), *args]
+    if nproc > 1:
+        cmd = [sys.executable, '-m', 'torch.distributed.run',
+               f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
+               *cmd[1:], '--launcher', 'pytorch']
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
+    out = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.STDOUT, text=True,
+                         timeout=timeout)
+    if check:
+        assert out.returncode == 0, out.stdout[-4000:]
+    return out
+
+
+def run_log(work_dir) -> str:
+    """The text of every mmengine log file of the runs in ``work_dir``."""
+    import glob
+    return ''.join(open(p).read() for p in sorted(glob.glob(
+        osp.join(str(work_dir), '*', '*.log'))))

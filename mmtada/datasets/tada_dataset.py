@@ -180,6 +180,18 @@ class TADADataset:
                 f'served. Set num_slots >= {len(variants)} to serve all.',
                 logger='current', level=30)
 
+    def state_digest(self) -> str:
+        """A hash of what every index serves: the base data, length, slot
+        seed and the served variants with their cache checksums (not the
+        cache's path). Equal on every rank of a run, and after a resume."""
+        self.full_init()
+        h = hashlib.sha1(self.fingerprint().encode())
+        h.update(f'{self.mode}/{len(self)}/{self.seed}'.encode())
+        listed = self._cache.listed() if self._variants else {}
+        for pair in self._variants:
+            h.update(repr((pair, sorted(listed.get(pair, ())))).encode())
+        return h.hexdigest()
+
     def _resolve(self, idx: int) -> Tuple[int, Optional[int]]:
         """(source index, variant index or None) served at ``idx``,
         the replace-mode draw aside."""

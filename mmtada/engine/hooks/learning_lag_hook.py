@@ -17,7 +17,8 @@ from mmengine.runner import EpochBasedTrainLoop
 from mmtada.datasets import TADADataset
 from mmtada.engine.train_set_probe import TrainSetProbe
 from mmtada.generators import (VariantCache, atomic_write_bytes,
-                               generate_variants, variant_pairs)
+                               check_writable, generate_variants,
+                               variant_pairs)
 from mmtada.registry import GENERATORS, HOOKS, SELECTION_RULES
 from mmtada.selection import LagStats, Selection, select_samples
 from mmtada.visualization import score_histogram, selection_grid
@@ -183,6 +184,9 @@ class LearningLagHook(Hook):
     def _work(self, runner, *parts) -> str:
         return osp.join(runner.work_dir, 'tada', *parts)
 
+    def _cache_root(self, runner) -> str:
+        return self.cache_dir or self._work(runner, 'variants')
+
     def before_train(self, runner) -> None:
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise TypeError(
@@ -192,6 +196,7 @@ class LearningLagHook(Hook):
         self.dataset.full_init()
         self.select_epoch = self._resolve_select_epoch(runner.max_epochs)
         self._setup(runner)
+        check_writable(self._cache_root(runner))
         if self._resumed is not None:
             self._restore(runner, self._resumed)
             self._resumed = None
@@ -363,9 +368,8 @@ class LearningLagHook(Hook):
         # Built here and released after: diffusion weights must not hold
         # GPU memory through training.
         generator = GENERATORS.build(copy.deepcopy(self.generator_cfg))
-        cache = VariantCache.for_run(
-            self.cache_dir or self._work(runner, 'variants'), self.dataset,
-            generator, self.seed)
+        cache = VariantCache.for_run(self._cache_root(runner), self.dataset,
+                                     generator, self.seed)
         self.generation = generate_variants(
             generator, cache, self.dataset, self.selection.indices,
             self.num_variants, self.seed)
@@ -387,8 +391,21 @@ class LearningLagHook(Hook):
                         self.num_variants), step=self.selection.epoch)
         self.dataset.set_variants(
             cache, variant_pairs(self.selection.indices, self.num_variants))
+        self._check_same_state()
         # Persistent workers hold a copy of the dataset: restart them once.
         runner.train_dataloader._iterator = None
+
+    def _check_same_state(self) -> None:
+        """Collective: every rank must now serve the same data."""
+        digests = dist.all_gather_object(self.dataset.state_digest())
+        if len(set(digests)) > 1:
+            raise RuntimeError(
+                'TADA: the ranks serve different data after generation '
+                f'(state digests {sorted(set(d[:12] for d in digests))}): '
+                'cache_dir must be one folder that every rank sees (on '
+                'several machines, a shared file system).')
+        print_log(f'TADA dataset state {digests[0][:16]} on {len(digests)} '
+                  'rank(s)', logger='current')
 
     def _record_generation(self, runner, cache) -> None:
         """``<work_dir>/tada/generation.json``: what this run's variants
