@@ -222,3 +222,31 @@ def run_log(work_dir) -> str:
     import glob
     return ''.join(open(p).read() for p in sorted(glob.glob(
         osp.join(str(work_dir), '*', '*.log'))))
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """``mount(name, size, read_only)`` -> path of a real tmpfs: a full or
+    read-only disk, for the cache's error paths. Unmounted after."""
+    import os
+    import subprocess
+    mounted = []
+    sudo = [] if os.geteuid() == 0 else ['sudo', '-n']
+
+    def mount(name, size='64k', read_only=False):
+        path = tmp_path / name
+        path.mkdir()
+        opts = f'size={size}' + (',ro' if read_only else '')
+        out = subprocess.run(
+            sudo + ['mount', '-t', 'tmpfs', '-o', opts, 'tmpfs', str(path)],
+            capture_output=True, text=True)
+        if out.returncode:
+            pytest.skip(f'cannot mount a tmpfs here: {out.stderr.strip()}')
+        mounted.append(path)
+        return str(path)
+
+    mount.remount = lambda path, opts: subprocess.run(
+        sudo + ['mount', '-o', f'remount,{opts}', str(path)], check=True)
+    yield mount
+    for path in mounted:
+        subprocess.run(sudo + ['umount', '-l', str(path)])

@@ -356,15 +356,32 @@ class TADADataset:
         info = self.dataset.get_data_info(idx)
         if 'img' in info:
             img = np.asarray(info['img'])
+            if img.dtype == np.uint16:
+                img = (img >> 8).astype(np.uint8)
+            elif img.dtype != np.uint8:
+                raise TypeError(
+                    f'in-memory image of sample {idx} is {img.dtype}; '
+                    'generators take uint8 (or uint16) pixels: store the '
+                    "dataset's images as uint8 0-255.")
             if img.ndim == 2:
-                return np.repeat(img[..., None], 3, axis=2).astype(np.uint8)
-            img = img[..., :3].astype(np.uint8)
+                return np.repeat(img[..., None], 3, axis=2)
+            img = img[..., :3]
             return img if self.in_memory_channel_order == 'rgb' \
                 else np.ascontiguousarray(img[..., ::-1])
+        import cv2
         import mmcv
         from mmengine import fileio
-        return mmcv.imfrombytes(
-            fileio.get(info['img_path']), flag='color', channel_order='rgb')
+        try:
+            img = mmcv.imfrombytes(fileio.get(info['img_path']),
+                                   flag='color', channel_order='rgb')
+        except cv2.error:
+            img = None
+        if img is None:
+            raise OSError(
+                f"cannot decode {info['img_path']} (training sample {idx}): "
+                'the file is corrupt or truncated; replace it, or remove it '
+                'from the annotation file.')
+        return img
 
     def __repr__(self) -> str:
         size = f'{self._ori_len}+{self.num_slots}' \

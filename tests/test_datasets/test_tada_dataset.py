@@ -3,6 +3,7 @@ import os
 import cv2
 import numpy as np
 import pytest
+from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from mmtada.datasets import Digits, TADADataset
@@ -134,3 +135,39 @@ def test_more_variants_than_slots_drops_evenly_and_warns(tmp_path, capsys):
     served = [ds.get_data_info(10 + j) for j in range(5)]
     # every selected sample keeps at least one variant
     assert sorted(i['source_idx'] for i in served) == [1, 1, 2, 2, 8]
+
+
+class InMemory(BaseDataset):
+    """Two in-memory images of a given dtype."""
+
+    def __init__(self, images, **kw):
+        self.images = images
+        super().__init__(**kw)
+
+    def load_data_list(self):
+        return [dict(img=img, gt_label=0) for img in self.images]
+
+
+def test_in_memory_16_bit_images_scale_and_float_images_are_refused():
+    wide = np.full((4, 4, 3), 0x8000, np.uint16)
+    ds = TADADataset(InMemory([wide, wide.astype(np.float32) / 65535]),
+                     num_slots=0)
+    img = ds.source_image(0)
+    assert img.dtype == np.uint8 and (img == 0x80).all()
+    with pytest.raises(TypeError, match='store the dataset.s images as '
+                       'uint8'):
+        ds.source_image(1)
+
+
+def test_corrupt_source_image_is_a_clear_error(tmp_path):
+    good = tmp_path / 'a.png'
+    cv2.imwrite(str(good), np.zeros((8, 8, 3), np.uint8))
+    bad = tmp_path / 'b.png'
+    bad.write_bytes(good.read_bytes()[:30])  # truncated
+    (tmp_path / 'ann.txt').write_text('a.png 0\nb.png 1\n')
+    ds = TADADataset(dict(type='mmpretrain.CustomDataset',
+                          data_root=str(tmp_path), ann_file='ann.txt',
+                          classes=['x', 'y'], pipeline=[]), num_slots=0)
+    assert ds.source_image(0).shape == (8, 8, 3)
+    with pytest.raises(OSError, match='corrupt or truncated; replace it'):
+        ds.source_image(1)

@@ -88,3 +88,34 @@ def test_settings_and_bad_configs(pixel_weights):
     with pytest.raises(TypeError, match='wraps an SDEdit generator'):
         GENERATORS.build(dict(type='mmtada.BoxPreservingSDEdit',
                               generator=dict(type='mmtada.Upsample')))
+
+
+def test_boxes_outside_zero_area_negative_and_none(pixel_weights):
+    # Handled, not refused: parts outside are clipped, degenerate boxes
+    # keep only their margin, an image without boxes is all background.
+    gen = build(pixel_weights, box_strength=0.0)
+    img = scene((48, 100, 3))
+    odd = np.array([[80, 30, 140, 70],     # half outside
+                    [-50, -40, -10, -5],   # wholly outside
+                    [20, 20, 20, 20],      # zero area
+                    [40, 30, 30, 20]],     # negative size
+                   np.float32)
+    out, empty = gen.generate([img, img], [ann(odd), ann(np.zeros((0, 4)))],
+                              [0, 0])
+    assert out.shape == empty.shape == img.shape
+    inside = layout_mask(img.shape, odd, gen.margin, gen.min_margin)
+    assert inside[30:, 80:].all() and not inside[:5, :5].any()
+    assert np.array_equal(out[inside], img[inside])
+    assert not np.array_equal(out[~inside], img[~inside])
+    assert np.abs(empty.astype(int) - img).mean() > 5
+
+
+def test_huge_image_keeps_its_size_and_boxes(pixel_weights):
+    gen = build(pixel_weights, box_strength=0.0)
+    img = np.full((4000, 4200, 3), 90, np.uint8)
+    img[1000:3000, 1000:3000] = 200
+    boxes = np.array([[1000, 1000, 3000, 3000]], np.float32)
+    out, = gen.generate([img], [ann(boxes)], [0])
+    assert out.shape == img.shape
+    inside = layout_mask(img.shape, boxes, gen.margin, gen.min_margin)
+    assert np.array_equal(out[inside], img[inside])

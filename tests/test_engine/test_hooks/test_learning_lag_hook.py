@@ -248,3 +248,68 @@ def test_visualizer_gets_the_histogram_and_the_hard_examples(cls_cfg):
     rows = min(8, len(lag_hook(runner).selection.indices))
     assert grid is not None
     assert grid.shape[:2] == (14 + rows * 66 + 2, 3 * 66 + 2)  # k = 2
+
+
+@pytest.mark.parametrize('rule,expected', [
+    (dict(type='random', num=0), 0), (dict(type='all'), 96)])
+def test_selection_of_nothing_or_everything(cls_cfg, rule, expected):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1,
+                                     rule=rule))
+    runner.train()  # completes either way
+    hook, ds = lag_hook(runner), runner.train_dataloader.dataset
+    assert len(hook.selection.indices) == expected
+    assert len(ds.variants) == 2 * expected
+    assert hook.generation['total'] == 2 * expected
+    assert len(ds) == 96 + 48  # the slots serve the real data if nothing
+
+
+def test_read_only_cache_dir_fails_before_training(cls_cfg, tmpfs):
+    runner = Runner.from_cfg(cls_cfg(
+        cache_dir=osp.join(tmpfs('ro', read_only=True), 'variants')))
+    with pytest.raises(OSError, match='set cache_dir to a writable folder'):
+        runner.train()
+    assert runner.iter == 0  # no training time lost
+
+
+def test_selection_file_of_another_dataset_is_refused(cls_cfg, tmp_path):
+    first = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1))
+    first.train()
+    path = osp.join(first.work_dir, 'tada', 'selection.json')
+    cfg = cls_cfg(num_samples=80, num_slots=40, selection=path,
+                  work_dir=tmp_path / 'other')
+    with pytest.raises(ValueError, match='made on another dataset'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_checkpoint_state_loads_with_weights_only(cls_cfg, tmp_path,
+                                                  pixel_weights):
+    # The TADA entry of a checkpoint is tensors and plain containers only.
+    runner = Runner.from_cfg(cls_cfg(
+        max_epochs=1, select_epoch=1, generator=dict(
+            type='mmtada.PixelSDEdit', weights=pixel_weights,
+            num_inference_steps=2)))
+    runner.train()
+    checkpoint = torch.load(osp.join(runner.work_dir, 'epoch_1.pth'),
+                            weights_only=False)
+    torch.save(checkpoint['tada'], tmp_path / 'tada.pth')
+    state = torch.load(tmp_path / 'tada.pth', weights_only=True)
+    assert state['selection']['indices'] == lag_hook(runner).selection.indices
+
+
+def test_same_seed_same_selection_and_same_variants(cls_cfg, tmp_path,
+                                                    pixel_weights):
+    def run(name):
+        runner = Runner.from_cfg(cls_cfg(
+            max_epochs=2, select_epoch=1, rule='kmeans',
+            work_dir=tmp_path / name, generator=dict(
+                type='mmtada.PixelSDEdit', weights=pixel_weights,
+                strength=0.6, num_inference_steps=4)))
+        runner.train()
+        cache = runner.train_dataloader.dataset._cache
+        listed = cache.listed()
+        return (open(osp.join(runner.work_dir, 'tada', 'selection.json'))
+                .read(), {k: sorted(v) for k, v in listed.items()})
+
+    (sel_a, variants_a), (sel_b, variants_b) = run('a'), run('b')
+    assert sel_a == sel_b and len(variants_a) > 0
+    assert variants_a == variants_b  # byte-identical files (sha256)
