@@ -186,3 +186,23 @@ def test_training_killed_after_selection_resumes_the_same_state(
     assert f'TADA dataset state {digest} on 1 rank' in out
     assert glob.glob(osp.join(cache_root, '*')) == caches
     assert manifest(caches[0]) == listed
+
+
+def children_training(run_dir):
+    out = subprocess.run(['pgrep', '-f', f'--work-dir {run_dir}'],
+                         capture_output=True, text=True)
+    return out.stdout.split()
+
+
+def test_stopping_the_ablation_stops_its_training_run(tmp_path):
+    work = str(tmp_path / 'ablate')
+    proc = start('tools/ablate.py', CONFIG, '--seeds', '1', '--arms',
+                 'baseline', '--work-dir', work, '--cfg-options',
+                 'train_cfg.max_epochs=50', 'train_dataloader.num_workers=0',
+                 'val_dataloader.num_workers=0')
+    run_dir = osp.join(work, 'baseline', 'seed0')
+    wait_for(lambda: children_training(run_dir), proc)
+    proc.terminate()  # SIGTERM, as a scheduler or `kill` sends
+    out, _ = proc.communicate(timeout=60)
+    assert 'rerun to resume' in out
+    assert children_training(run_dir) == []  # no orphan left training

@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import os.path as osp
+import signal
 import subprocess
 import sys
 import time
@@ -66,7 +67,13 @@ def run_one(cfg, run_dir, metric):
         cmd.append('--resume')
     start = time.perf_counter()
     with open(osp.join(run_dir, 'train.log'), 'a') as log:
-        code = subprocess.call(cmd, stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            code = child.wait()
+        finally:  # stopped (Ctrl-C, SIGTERM): no orphan keeps training
+            if child.poll() is None:
+                child.terminate()
+                child.wait()
     spent += time.perf_counter() - start
     atomic_write_bytes(spent_path, json.dumps(dict(seconds=spent)).encode())
     if code:
@@ -85,7 +92,12 @@ def run_one(cfg, run_dir, metric):
     return result, True
 
 
+def stop(signum, frame):
+    raise SystemExit(f'stopped by signal {signum}; rerun to resume.')
+
+
 def main():
+    signal.signal(signal.SIGTERM, stop)
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
