@@ -52,10 +52,11 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
     pairs = variant_pairs(sources, num_variants)
     mine = pairs[rank::world]
     todo = cache.verify(mine)
+    done = len(mine) - len(todo)  # cached whole already
     start = time.perf_counter()
     bs = max(1, int(generator.batch_size))
     last_log = start
-    done = made = 0
+    made = 0
     while todo:
         # Skip what a run sharing the cache made meanwhile.
         chunk, todo = todo[:bs], todo[bs:]
