@@ -189,7 +189,7 @@ def test_training_killed_after_selection_resumes_the_same_state(
 
 
 def children_training(run_dir):
-    out = subprocess.run(['pgrep', '-f', f'--work-dir {run_dir}'],
+    out = subprocess.run(['pgrep', '-f', '--', f'--work-dir {run_dir}'],
                          capture_output=True, text=True)
     return out.stdout.split()
 
