@@ -79,10 +79,13 @@ class LearningLagHook(Hook):
     before its first epoch.
 
     **Ranks**: statistics are summed across ranks every epoch
-    (collective, in ``after_train_epoch``); nothing collective runs in
-    ``before_save_checkpoint`` (rank 0 only). **Resume**: the statistics,
-    the selection and the hook's settings go into ``checkpoint['tada']``
-    as plain tensors and containers; on ``--resume`` the dataset state is
+    (collective, in ``after_train_epoch``); after generation the ranks
+    compare their dataset state digests (collective) and stop if they
+    differ; nothing collective runs in ``before_save_checkpoint`` (rank 0
+    only). The cache folder is test-written in ``before_train``.
+    **Resume**: the statistics, the selection and the hook's settings go
+    into ``checkpoint['tada']`` as plain tensors and containers (loadable
+    with ``weights_only=True``); on ``--resume`` the dataset state is
     rebuilt in ``before_train`` from the cache, generating nothing already
     made; resuming with other TADA settings is an error.
 
