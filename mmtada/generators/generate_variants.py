@@ -79,8 +79,8 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
                 f'({made / max(now - start, 1e-9):.1f} img/s)',
                 logger='current')
     seconds = time.perf_counter() - start
-    counts = [made, len(mine) - made, seconds]  # uneven work: no hang,
-    # the only collectives are these, once per rank
+    # The only collectives, once per rank: uneven work cannot hang.
+    counts = [made, len(mine) - made, seconds]
     gathered = dist.all_gather_object(counts)
     dist.barrier()
     cache.refresh()  # what the other ranks listed

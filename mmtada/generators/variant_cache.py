@@ -214,6 +214,7 @@ class VariantCache:
         """The pairs that are not cached whole: missing, unlisted, or whose
         bytes differ from the manifest (corrupt or truncated). Also deletes
         the temp files that killed processes left in their folders."""
+        self.refresh()  # once: what every process has listed so far
         bad, folders = [], set()
         for key in pairs:
             key = (int(key[0]), int(key[1]))
@@ -225,8 +226,6 @@ class VariantCache:
             except FileNotFoundError:
                 bad.append(key)
                 continue
-            if key not in self._entries:
-                self.refresh()
             if not self._check(key, data):
                 bad.append(key)
         for folder in folders:
