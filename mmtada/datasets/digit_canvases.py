@@ -7,7 +7,7 @@ import os.path as osp
 import cv2
 import numpy as np
 
-from mmtada.generators.variant_cache import atomic_write_bytes
+from mmtada.utils.fileio import atomic_write_bytes
 from .digits import digits_split
 
 CLASSES = tuple(str(d) for d in range(10))

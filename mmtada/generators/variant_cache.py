@@ -6,15 +6,14 @@ import json
 import os
 import os.path as osp
 import re
-import socket
-import tempfile
 from typing import Dict, Iterable, List, Set, Tuple
 
 import cv2
 import numpy as np
 
-HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
-TMP_PREFIX = '.tmp-'
+from mmtada.utils.fileio import (HOST, atomic_write_bytes,
+                                 remove_stale_temp_files, temp_prefix)
+
 Pair = Tuple[int, int]
 
 
@@ -22,51 +21,6 @@ def settings_key(settings: dict) -> str:
     """A short stable hash of JSON-able settings."""
     blob = json.dumps(settings, sort_keys=True, default=str)
     return hashlib.sha1(blob.encode()).hexdigest()[:12]
-
-
-def atomic_write_bytes(path: str, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename over ``path``:
-    readers see the old file, or the whole new one, never a part. The temp
-    name carries this host and process (``.tmp-<host>-<pid>-*``), so a
-    later run can tell the leftovers of a killed process."""
-    folder = osp.dirname(path)
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder,
-                               prefix=f'{TMP_PREFIX}{HOST}-{os.getpid()}-')
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temp_files(folder: str) -> int:
-    """Delete the temp files in ``folder`` left by killed processes of this
-    host (another host's, or a live process's, are left alone)."""
-    removed = 0
-    pattern = re.compile(rf'{re.escape(TMP_PREFIX)}{HOST}-(\d+)-')
-    for path in glob.glob(osp.join(folder, f'{TMP_PREFIX}{HOST}-*')):
-        match = pattern.match(osp.basename(path))
-        if match and not _pid_alive(int(match.group(1))):
-            try:
-                os.unlink(path)
-                removed += 1
-            except FileNotFoundError:
-                pass
-    return removed
 
 
 def _cache_error(folder: str, err: OSError) -> OSError:
@@ -82,7 +36,7 @@ def _cache_error(folder: str, err: OSError) -> OSError:
 def check_writable(root: str) -> None:
     """Fail now, not after hours of training, if ``root`` cannot hold
     variants: create it and write, then delete, a probe file."""
-    probe = osp.join(root, f'{TMP_PREFIX}{HOST}-{os.getpid()}-probe')
+    probe = osp.join(root, f'{temp_prefix()}probe')
     try:
         os.makedirs(root, exist_ok=True)
         atomic_write_bytes(probe, b'')
@@ -120,7 +74,7 @@ class VariantCache:
         if not re.fullmatch(r'[0-9a-f]{12,}', str(dataset)):
             raise ValueError(
                 f'dataset fingerprint {dataset!r} is not a hex digest: pass '
-                'TADADataset.fingerprint().')
+                'SampleReader.fingerprint().')
         self.settings = dict(settings)
         self.dir = osp.join(root, f'{dataset[:12]}-{settings_key(settings)}')
         self._entries: Dict[Pair, Set[Tuple[int, str]]] = {}
@@ -145,11 +99,11 @@ class VariantCache:
         self.refresh()
 
     @classmethod
-    def for_run(cls, root: str, dataset, generator,
+    def for_run(cls, root: str, source, generator,
                 seed: int) -> 'VariantCache':
-        """The cache of ``generator``'s variants of ``dataset`` (a
-        :class:`TADADataset`) made with ``seed``."""
-        return cls(root, dataset.fingerprint(),
+        """The cache of ``generator``'s variants of ``source`` (a
+        :class:`SampleSource`) made with ``seed``."""
+        return cls(root, source.fingerprint(),
                    dict(generator=generator.settings(), seed=int(seed)))
 
     # -- manifest -------------------------------------------------------------

@@ -1,12 +1,11 @@
 """The selection record: which samples lag, and why."""
 import json
-import os
-import os.path as osp
-import tempfile
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List
 
 import torch
+
+from mmtada.utils.fileio import atomic_write_json
 
 
 @dataclass
@@ -16,7 +15,7 @@ class Selection:
     ``indices`` are sorted base-dataset indices. ``scores`` holds one value
     per base sample (the rule's score, e.g. loss; NaN where unseen) so the
     choice can be audited. ``dataset`` is the fingerprint of the dataset it
-    was made on (:meth:`mmtada.datasets.TADADataset.fingerprint`).
+    was made on (:meth:`mmtada.datasets.SampleReader.fingerprint`).
 
     For detection, ``indices``/``scores`` are per image, the per-class
     counts count instances, and ``instances`` holds one entry per scored
@@ -75,18 +74,8 @@ class Selection:
         return cls(**d)
 
     def dump(self, path: str) -> None:
-        """Write JSON atomically (temp file in the same folder, rename)."""
-        folder = osp.dirname(osp.abspath(path))
-        os.makedirs(folder, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix='.tmp')
-        try:
-            with os.fdopen(fd, 'w') as f:
-                json.dump(self.to_dict(), f)
-            os.replace(tmp, path)
-        except BaseException:
-            if osp.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Write JSON whole (temp file in the same folder, rename)."""
+        atomic_write_json(path, self.to_dict())
 
     @classmethod
     def load(cls, path: str) -> 'Selection':
