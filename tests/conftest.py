@@ -86,6 +86,62 @@ def digit_canvases(tmp_path_factory):
     return str(root)
 
 
+# (width, height, file mode) of the mixed COCO set: landscape, portrait,
+# square, one panorama wider than 3000 px, grayscale and RGBA files.
+MIXED_SIZES = [(160, 96, 'RGB'), (72, 128, 'L'), (100, 100, 'RGBA'),
+               (3200, 180, 'RGB'), (64, 48, 'RGB'), (90, 150, 'RGB'),
+               (128, 128, 'L'), (150, 60, 'RGBA')]
+
+
+def write_mixed_coco(root, split='train', sizes=MIXED_SIZES, seed=0):
+    """COCO files of images of mixed sizes, aspect ratios and modes, as
+    users' detection data are: each a smooth random background with 1-3
+    filled rectangles of a class colour, boxed. Returns the json path."""
+    import json
+    import os
+
+    import numpy as np
+    from PIL import Image
+    rng = np.random.RandomState(seed)
+    colours = [(230, 40, 40), (40, 200, 60), (50, 80, 230)]
+    os.makedirs(osp.join(root, split), exist_ok=True)
+    images, annotations = [], []
+    for i, (w, h, mode) in enumerate(sizes):
+        img = np.repeat(np.repeat(rng.randint(
+            0, 120, (4, 4, 3)), -(-h // 4), 0), -(-w // 4), 1)[:h, :w]
+        img = img.astype(np.uint8)
+        for _ in range(rng.randint(1, 4)):
+            c = int(rng.randint(3))
+            bw = int(rng.randint(max(4, w // 8), max(5, w // 3)))
+            bh = int(rng.randint(max(4, h // 8), max(5, h // 3)))
+            x, y = int(rng.randint(0, w - bw)), int(rng.randint(0, h - bh))
+            img[y:y + bh, x:x + bw] = colours[c]
+            annotations.append(dict(
+                id=len(annotations) + 1, image_id=i + 1, category_id=c + 1,
+                bbox=[x, y, bw, bh], area=bw * bh, iscrowd=0))
+        name = f'{split}/{i:03d}.png'
+        Image.fromarray(img).convert(mode).save(osp.join(root, name))
+        images.append(dict(id=i + 1, file_name=name, width=w, height=h))
+    path = osp.join(root, 'annotations', f'{split}.json')
+    os.makedirs(osp.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=[
+            dict(id=c + 1, name=n) for c, n in enumerate(MIXED_CLASSES)]), f)
+    return path
+
+
+MIXED_CLASSES = ('red', 'green', 'blue')
+
+
+@pytest.fixture(scope='session')
+def mixed_coco(tmp_path_factory):
+    """A COCO detection set of mixed image sizes (8 train, 4 val images)."""
+    root = tmp_path_factory.mktemp('mixed_coco')
+    write_mixed_coco(str(root), 'train')
+    write_mixed_coco(str(root), 'val', MIXED_SIZES[:4], seed=1)
+    return str(root)
+
+
 def tiny_det_cfg(work_dir, data_root, detector='faster-rcnn', max_epochs=2,
                  select_epoch=1, generator=None, num_workers=0, **hook):
     """The repo's TADA config for ``detector`` (inheriting mmdet's R50-FPN

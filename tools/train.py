@@ -7,12 +7,12 @@
 import argparse
 import os
 import os.path as osp
-from copy import deepcopy
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
-from mmengine.config import Config, ConfigDict, DictAction
+from mmengine.config import Config, DictAction
 
 from mmtada.apis import find_lag_hook, train, without_tada
+from mmtada.apis.toolbox import LOADERS, with_loader_defaults
 
 
 def parse_args():
@@ -75,21 +75,17 @@ def merge_args(cfg, args):
         cfg.load_from = args.resume
     if args.auto_scale_lr:
         cfg.auto_scale_lr.enable = True
-    defaults = ConfigDict(pin_memory=True, persistent_workers=True,
-                          collate_fn=dict(type='default_collate'))
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    with_loader_defaults(cfg)
+    for field in LOADERS:
         if cfg.get(field, None) is None:
             continue
-        loader = deepcopy(defaults)
-        loader.update(cfg[field])
         if args.no_pin_memory:
-            loader.pin_memory = False
+            cfg[field].pin_memory = False
         if args.no_persistent_workers:
-            loader.persistent_workers = False
-        cfg[field] = loader
+            cfg[field].persistent_workers = False
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-    for field in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+    for field in LOADERS:
         if cfg.get(field) and not cfg[field].get('num_workers'):
             cfg[field].persistent_workers = False  # torch needs workers
     if args.baseline:
