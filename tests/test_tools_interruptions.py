@@ -11,12 +11,15 @@ import subprocess
 import sys
 import time
 
+import pytest
 from conftest import REPO, run_log
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_tada_parts
+from mmtada.apis import build_tada_parts, open_run_cache
 from mmtada.generators import variant_pairs
 from mmtada.selection import Selection
+
+pytestmark = pytest.mark.slow
 
 CONFIG = osp.join(REPO, 'configs', 'tada_resnet18_digits.py')
 NUM = 200  # training digits
@@ -80,16 +83,17 @@ def make_selection(tmp_path, weights, cache, steps=40, every=20):
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in (
         x.split('=', 1) for x in options(weights, cache, steps))})
-    dataset, hook, _, cache = build_tada_parts(cfg, str(tmp_path / 'w'))
-    labels = dataset.base_gt_labels()
+    parts = build_tada_parts(cfg, str(tmp_path / 'w'))
+    reader, hook, cache = parts.reader, parts.hook, open_run_cache(parts)
+    labels = reader.gt_labels()
     indices = list(range(0, NUM, every))
-    names = [str(c) for c in dataset.CLASSES]
+    names = [str(c) for c in reader.classes]
     Selection(rule='test', epoch=1, indices=indices, num_samples=NUM,
               per_class_counts={n: int(sum(labels[indices] == i))
                                 for i, n in enumerate(names)},
               per_class_totals={n: int(sum(labels == i))
                                 for i, n in enumerate(names)},
-              scores=[0.0] * NUM, dataset=dataset.fingerprint()).dump(
+              scores=[0.0] * NUM, dataset=reader.fingerprint()).dump(
                   str(tmp_path / 'selection.json'))
     return str(tmp_path / 'selection.json'), cache, variant_pairs(
         indices, hook.num_variants)

@@ -33,7 +33,7 @@ from mmengine.config import Config, DictAction
 
 from mmtada.apis.ablation import (ARMS, arm_config, read_metric, summarize,
                                   table_csv, table_markdown)
-from mmtada.generators import atomic_write_bytes
+from mmtada.utils import RunLayout, atomic_write_bytes, atomic_write_json
 
 TRAIN = osp.join(osp.dirname(osp.abspath(__file__)), 'train.py')
 
@@ -75,20 +75,20 @@ def run_one(cfg, run_dir, metric):
                 child.terminate()
                 child.wait()
     spent += time.perf_counter() - start
-    atomic_write_bytes(spent_path, json.dumps(dict(seconds=spent)).encode())
+    atomic_write_json(spent_path, dict(seconds=spent))
     if code:
         raise SystemExit(f'{" ".join(cmd)} failed ({code}); see '
                          f"{osp.join(run_dir, 'train.log')}. Rerun this "
                          'command to resume.')
-    gen_path = osp.join(run_dir, 'tada', 'generation.json')
-    sel_path = osp.join(run_dir, 'tada', 'selection.json')
+    gen_path = RunLayout(run_dir).generation
+    sel_path = RunLayout(run_dir).selection
     result = dict(
         metric=read_metric(run_dir, metric), seconds=spent,
         generation=json.load(open(gen_path)) if osp.exists(gen_path)
         else None,
         selected=len(json.load(open(sel_path))['indices'])
         if osp.exists(sel_path) else None)
-    atomic_write_bytes(done, json.dumps(result, indent=1).encode())
+    atomic_write_json(done, result, indent=1)
     return result, True
 
 

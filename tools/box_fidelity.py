@@ -14,17 +14,15 @@ score >= --score-thr) on the variants against on their sources. Prints a
 table and writes ``WORK_DIR/tada/box_fidelity.json``.
 """
 import argparse
-import json
-import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 import numpy as np
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_tada_parts
+from mmtada.apis import build_tada_parts, open_run_cache
 from mmtada.evaluation import found_fraction, pixel_change, psnr
-from mmtada.generators import atomic_write_bytes
 from mmtada.selection import Selection
+from mmtada.utils import RunLayout, atomic_write_json
 
 
 def parse_args():
@@ -49,11 +47,12 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    sel_path = osp.join(args.work_dir, 'tada', 'selection.json')
+    layout = RunLayout(args.work_dir)
+    sel_path = layout.selection
     selection = Selection.load(sel_path)
-    dataset, hook, _, cache = build_tada_parts(cfg, args.work_dir)
-    selection.check_dataset(dataset.fingerprint(), dataset.num_base,
-                            sel_path)
+    parts = build_tada_parts(cfg, args.work_dir)
+    reader, hook, cache = parts.reader, parts.hook, open_run_cache(parts)
+    selection.check_dataset(reader.fingerprint(), len(reader), sel_path)
     variants = {s: [v for v in range(hook.num_variants) if cache.has(s, v)]
                 for s in selection.indices}
     if not any(variants.values()):
@@ -63,7 +62,7 @@ def main():
     if args.checkpoint:
         from mmdet.apis import inference_detector, init_detector
         model = init_detector(cfg, args.checkpoint, device=args.device)
-        num_classes = len(dataset.CLASSES)
+        num_classes = len(reader.classes)
 
     def found(path, boxes, labels):
         return found_fraction(
@@ -74,12 +73,12 @@ def main():
     for s, vs in variants.items():
         if not vs:
             continue
-        src, ann = dataset.source_image(s), dataset.source_annotation(s)
+        src, ann = reader.source_image(s), reader.source_annotation(s)
         keep = ann['ignore_flags'] == 0
         boxes, labels = ann['bboxes'][keep], ann['labels'][keep]
         if model is not None:
             found_src.append(found(
-                dataset.dataset.get_data_info(s)['img_path'], boxes, labels))
+                reader.data_info(s)['img_path'], boxes, labels))
         for v in vs:
             row = dict(source=s, variant=v, boxes=int(keep.sum()),
                        **pixel_change(src, cache.read(s, v), boxes))
@@ -98,10 +97,9 @@ def main():
         summary.update(found_source=mean(found_src),
                        found_variant=mean(found_var),
                        iou_thr=args.iou_thr, score_thr=args.score_thr)
-    out = osp.join(args.work_dir, 'tada', 'box_fidelity.json')
-    atomic_write_bytes(out, json.dumps(
-        dict(summary=summary, cache=cache.dir, variants=rows), indent=1,
-        default=str).encode())
+    out = layout.box_fidelity
+    atomic_write_json(out, dict(summary=summary, cache=cache.dir,
+                                variants=rows), indent=1)
     print(f"{summary['variants']} variants of {summary['sources']} images")
     print('region   | mean abs change (0-255) | PSNR dB')
     for region in ('inside', 'outside'):

@@ -30,6 +30,7 @@ import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config
 
 from mmtada.apis import find_lag_hook, train, without_tada
+from mmtada.utils import RunLayout
 from mmtada.visualization.html_report import write_report
 
 TOOLS = osp.dirname(osp.abspath(__file__))
@@ -101,7 +102,7 @@ def print_selection(sel: dict):
 
 
 def print_generation(work_dir, diffusion_s):
-    with open(osp.join(work_dir, 'tada', 'generation.json')) as f:
+    with open(RunLayout(work_dir).generation) as f:
         gen = json.load(f)
     rate = gen['generated'] / gen['seconds'] if gen['seconds'] else 0
     print(f"generation: {gen['total']} SDEdit variants "
@@ -128,7 +129,7 @@ def classification(args):
         num_inference_steps=20, batch_size=256)
     tada, tada_s = run(cfg, osp.join(root, 'tada'))
     work = osp.join(root, 'tada')
-    with open(osp.join(work, 'tada', 'selection.json')) as f:
+    with open(RunLayout(work).selection) as f:
         sel = json.load(f)
     print()
     print_selection(sel)
@@ -138,7 +139,7 @@ def classification(args):
           f'({t - b:+.2f})')
     print(f'wall time: baseline {base_s:.0f}s, diffusion {diff_s:.0f}s, '
           f'TADA {tada_s:.0f}s')
-    print(f'report: {write_report(work)}')
+    print(f"report: {write_report(work, osp.join(root, 'report.html'))}")
 
 
 def detection(args):
@@ -164,7 +165,7 @@ def detection(args):
     hook.generator.generator.weights = weights
     tada, tada_s = run(cfg, osp.join(root, 'tada'))
     work = osp.join(root, 'tada')
-    with open(osp.join(work, 'tada', 'selection.json')) as f:
+    with open(RunLayout(work).selection) as f:
         sel = json.load(f)
     step('box fidelity of the variants (detector: the baseline)')
     ckpt = osp.join(root, 'baseline',
@@ -182,7 +183,7 @@ def detection(args):
           f'({t - b:+.3f})')
     print(f'wall time: baseline {base_s:.0f}s, diffusion {diff_s:.0f}s, '
           f'TADA {tada_s:.0f}s')
-    print(f'report: {write_report(work)}')
+    print(f"report: {write_report(work, osp.join(root, 'report.html'))}")
 
 
 def main():

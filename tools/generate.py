@@ -21,7 +21,7 @@ from mmengine.dist import init_dist, is_main_process
 from mmengine.logging import MMLogger
 
 from mmtada.apis import build_tada_parts
-from mmtada.generators import generate_variants
+from mmtada.generators import make_variants
 from mmtada.selection import Selection
 
 
@@ -56,20 +56,21 @@ def main():
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     MMLogger.get_instance('mmtada', log_level='INFO')
     try:
-        dataset, hook, generator, cache = build_tada_parts(cfg, work_dir)
+        reader, hook, cache_root = build_tada_parts(cfg, work_dir)
     except ValueError as e:
         raise SystemExit(str(e))
     selection = Selection.load(args.selection)
-    selection.check_dataset(dataset.fingerprint(), dataset.num_base,
+    selection.check_dataset(reader.fingerprint(), len(reader),
                             args.selection)
-    out = generate_variants(generator, cache, dataset,
-                            selection.indices, hook.num_variants, hook.seed,
-                            shard=shard)
+    made = make_variants(hook.generator_cfg, reader, selection.indices,
+                         hook.num_variants, hook.seed, cache_root,
+                         shard=shard)
     if is_main_process():
+        out = made.counts
         rate = out['generated'] / max(out['seconds'], 1e-9)
         print(f"{out['total']} variants of {len(selection.indices)} samples: "
               f"{out['generated']} made ({rate:.1f} img/s), "
-              f"{out['reused']} already cached; cache {cache.dir}")
+              f"{out['reused']} already cached; cache {made.cache.dir}")
 
 
 if __name__ == '__main__':

@@ -11,7 +11,7 @@ import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
-from mmtada.apis import build_runner
+from mmtada.apis import build_runner, is_lag_hook
 
 
 def parse_args():
@@ -51,8 +51,7 @@ def main():
         cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     # Testing needs no TADA state: drop the hook (its train-time checks).
     cfg.custom_hooks = [
-        h for h in cfg.get('custom_hooks') or []
-        if str(h.get('type', '')).split('.')[-1] != 'LearningLagHook'
+        h for h in cfg.get('custom_hooks') or [] if not is_lag_hook(h)
     ]
     runner = build_runner(cfg)
     if args.out:

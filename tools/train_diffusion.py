@@ -29,9 +29,10 @@ import torch
 import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_base_dataset
-from mmtada.datasets import TADADataset
+from mmtada.apis import build_sample_reader
+from mmtada.datasets import SampleReader
 from mmtada.generators.image_io import letterbox, to_model
+from mmtada.utils import atomic_path, replace_dir
 
 
 def parse_args():
@@ -64,17 +65,17 @@ class TrainImages(torch.utils.data.Dataset):
     training sample, flipped at random; detection images are letterboxed
     and get label -1 (unconditional)."""
 
-    def __init__(self, dataset: TADADataset, resolution: int):
-        self.dataset = dataset
+    def __init__(self, reader: SampleReader, resolution: int):
+        self.reader = reader
         self.resolution = resolution
-        self.detection = dataset.is_detection
-        self.labels = None if self.detection else dataset.base_gt_labels()
+        self.detection = reader.is_detection
+        self.labels = None if self.detection else reader.gt_labels()
 
     def __len__(self):
-        return self.dataset.num_base
+        return len(self.reader)
 
     def __getitem__(self, i):
-        img = self.dataset.source_image(i)
+        img = self.reader.source_image(i)
         if self.detection:
             img = letterbox(img, self.resolution)[0]
         x = to_model([img], self.resolution, 'cpu', torch.float32)[0]
@@ -100,13 +101,10 @@ def build_unet(resolution, channels, num_classes):
 def save_pipeline(ema, scheduler, folder):
     """save_pretrained into a temp folder, then swap it in."""
     from diffusers import DDPMPipeline
-    tmp, old = folder + '.tmp', folder + '.old'
+    tmp = folder + '.tmp'
     shutil.rmtree(tmp, ignore_errors=True)
     DDPMPipeline(unet=ema, scheduler=scheduler).save_pretrained(tmp)
-    if osp.exists(folder):
-        os.replace(folder, old)
-    os.replace(tmp, folder)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_dir(tmp, folder)
 
 
 def main():
@@ -120,13 +118,13 @@ def main():
     np.random.seed(args.seed)
     device = torch.device(args.device if args.device != 'auto' else
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
-    dataset = build_base_dataset(cfg)
-    detection = dataset.is_detection
+    reader = build_sample_reader(cfg)
+    detection = reader.is_detection
     resolution = args.resolution or (
-        64 if detection else dataset.source_image(0).shape[0])
+        64 if detection else reader.source_image(0).shape[0])
     channels = [int(c) for c in args.channels.split(',')]
-    num_classes = None if detection else len(dataset.CLASSES or []) or int(
-        dataset.base_gt_labels().max()) + 1
+    num_classes = None if detection else len(reader.classes or []) or int(
+        reader.gt_labels().max()) + 1
     os.makedirs(args.work_dir, exist_ok=True)
     state_path = osp.join(args.work_dir, 'train_state.pth')
     unet = build_unet(resolution, channels, num_classes).to(device)
@@ -144,13 +142,13 @@ def main():
         np.random.seed(args.seed + step)
         print(f'resumed from step {step}')
     loader = torch.utils.data.DataLoader(
-        TrainImages(dataset, resolution), batch_size=args.batch_size,
-        shuffle=True, drop_last=len(dataset) >= args.batch_size,
+        TrainImages(reader, resolution), batch_size=args.batch_size,
+        shuffle=True, drop_last=len(reader) >= args.batch_size,
         num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     amp = device.type == 'cuda'
     alphas = scheduler.alphas_cumprod.to(device)
     params = sum(p.numel() for p in unet.parameters())
-    print(f'{len(dataset)} images, '
+    print(f'{len(reader)} images, '
           f"{'unconditional' if detection else f'{num_classes} classes'}, "
           f'{resolution}px, '
           f'UNet {params / 1e6:.1f}M params, {device}')
@@ -186,10 +184,11 @@ def main():
             rate = seen / (time.perf_counter() - start)
             bar.set_postfix(loss=f'{loss.item():.4f}', img_s=f'{rate:.0f}')
             if step % args.save_interval == 0 or step == args.steps:
-                tmp = state_path + '.tmp'
-                torch.save(dict(model=unet.state_dict(), ema=ema.state_dict(),
-                                optimizer=opt.state_dict(), step=step), tmp)
-                os.replace(tmp, state_path)
+                with atomic_path(state_path) as tmp:
+                    torch.save(dict(model=unet.state_dict(),
+                                    ema=ema.state_dict(),
+                                    optimizer=opt.state_dict(), step=step),
+                               tmp)
                 save_pipeline(ema, scheduler,
                               osp.join(args.work_dir, 'pipeline'))
             if step >= args.steps:

@@ -15,15 +15,15 @@ one variant per strength; the variants are those the cache would hold
 (same seeds).
 """
 import argparse
-import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_base_dataset, build_tada_parts
+from mmtada.apis import build_sample_reader, build_tada_parts, open_run_cache
 from mmtada.generators import variant_seed
 from mmtada.registry import GENERATORS
 from mmtada.selection import Selection
+from mmtada.utils import RunLayout
 from mmtada.visualization import (pick_per_class, save_png, selection_grid,
                                   variant_grid)
 
@@ -50,22 +50,20 @@ def parse_args():
 def run_rows(cfg, args):
     """The run's selected samples with the highest scores and their
     variants."""
-    selection = Selection.load(
-        osp.join(args.work_dir, 'tada', 'selection.json'))
-    dataset, hook, _, cache = build_tada_parts(cfg, args.work_dir)
+    selection = Selection.load(RunLayout(args.work_dir).selection)
+    parts = build_tada_parts(cfg, args.work_dir)
     if not selection.indices:
         raise SystemExit(f'the run in {args.work_dir} selected nothing.')
-    grid = selection_grid(dataset, cache, selection, hook.num_variants,
-                          args.rows, args.cell)
+    grid = selection_grid(parts.reader, open_run_cache(parts), selection,
+                          parts.hook.num_variants, args.rows, args.cell)
     return grid, min(args.rows, len(selection.indices))
 
 
 def sweep_rows(cfg, args):
-    dataset = build_base_dataset(cfg)
-    labels = dataset.base_gt_labels()
-    idx = pick_per_class(labels, args.per_class)
-    sources = [dataset.source_image(i) for i in idx]
-    ann = [dataset.source_annotation(i) for i in idx]
+    reader = build_sample_reader(cfg)
+    idx = pick_per_class(reader.gt_labels(), args.per_class)
+    sources = [reader.source_image(i) for i in idx]
+    ann = [reader.source_annotation(i) for i in idx]
     seeds = [variant_seed(args.seed, i, 0) for i in idx]
     strengths = [float(s) for s in args.strengths.split(',')]
     columns = []

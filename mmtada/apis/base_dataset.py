@@ -5,6 +5,8 @@ from typing import Optional
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
+from mmtada.registry import DATASETS
+
 
 def is_tada_wrapper(dataset_cfg) -> bool:
     return str(dataset_cfg.get('type', '')).split('.')[-1] == 'TADADataset'
@@ -29,13 +31,18 @@ def base_dataset_cfg(cfg: Config) -> ConfigDict:
         else cfg.train_dataloader.dataset
 
 
-def build_base_dataset(cfg: Config):
-    """The config's base training set, wrapped with no slots and no
-    pipeline: what generation and diffusion training read images from
-    (``source_image``, labels, fingerprint). Built in the config's scope."""
-    from mmtada.datasets import TADADataset
+def build_sample_reader(cfg: Config):
+    """A :class:`~mmtada.datasets.SampleReader` over the config's base
+    training set, built without its pipeline in the config's scope: what
+    generation, diffusion training and the tools read images from."""
+    from mmtada.datasets import SampleReader
     inner = copy.deepcopy(base_dataset_cfg(cfg))
     inner['pipeline'] = []
+    parent = tada_wrapper_parent(cfg)
+    order = parent.dataset.get('in_memory_channel_order', 'rgb') \
+        if parent is not None else 'rgb'
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
-        return TADADataset(inner, num_slots=0)
+        dataset = DATASETS.build(inner)
+    dataset.full_init()
+    return SampleReader(dataset, order)

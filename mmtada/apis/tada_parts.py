@@ -1,40 +1,43 @@
 """What a config's TADA run generates with and where it caches."""
 import copy
-import os.path as osp
 from typing import NamedTuple
 
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmtada.generators import BaseGenerator, VariantCache
-from mmtada.registry import GENERATORS, HOOKS
-from .base_dataset import build_base_dataset
+from mmtada.generators import VariantCache, open_cache
+from mmtada.registry import HOOKS
+from .base_dataset import build_sample_reader
 from .train import find_lag_hook
 
 
 class TadaParts(NamedTuple):
-    dataset: object  # TADADataset, no slots, no pipeline
+    reader: object  # SampleReader of the base training set
     hook: object  # (Det)LearningLagHook, built, not attached
-    generator: BaseGenerator
-    cache: VariantCache
+    cache_root: str  # the run's variant cache root
 
 
 def build_tada_parts(cfg: Config, work_dir: str) -> TadaParts:
-    """The base dataset, the hook, its generator (weights loaded) and the
-    variant cache a training run of ``cfg`` in ``work_dir`` uses: the
-    hook's ``cache_dir`` or ``<work_dir>/tada/variants``, keyed as the run
-    keys it, so tools read and write the run's own variants."""
+    """The base samples, the hook and the variant cache root a training
+    run of ``cfg`` in ``work_dir`` uses (the hook's ``cache_dir`` or
+    ``<work_dir>/tada/variants``), so tools read and write the run's own
+    variants."""
     hook_cfg = find_lag_hook(cfg)
     if hook_cfg is None:
         raise ValueError('the config has no mmtada.LearningLagHook or '
                          'DetLearningLagHook in custom_hooks: nothing says '
                          'how variants are made.')
-    dataset = build_base_dataset(cfg)
+    reader = build_sample_reader(cfg)
+    hook_cfg = copy.deepcopy(hook_cfg)
+    hook_cfg.pop('mode', None)  # the run protocol, apis.train's
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
-        hook = HOOKS.build(copy.deepcopy(hook_cfg))
-        generator = GENERATORS.build(copy.deepcopy(hook.generator_cfg))
-    cache = VariantCache.for_run(
-        hook.cache_dir or osp.join(work_dir, 'tada', 'variants'), dataset,
-        generator, hook.seed)
-    return TadaParts(dataset, hook, generator, cache)
+        hook = HOOKS.build(hook_cfg)
+    return TadaParts(reader, hook, hook.cache_root(work_dir))
+
+
+def open_run_cache(parts: TadaParts) -> VariantCache:
+    """The run's variant cache, keyed as the run keys it (the generator is
+    built for its settings, then released)."""
+    return open_cache(parts.hook.generator_cfg, parts.reader,
+                      parts.hook.seed, parts.cache_root)

@@ -8,9 +8,12 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmtada.utils import RunLayout
 from .base_dataset import tada_wrapper_parent
 
-SELECT_SUBDIR = 'select'
+MODES = ('in_run', 'restart')
+# The settings configs/_base_/tada_{cls,det}.py define.
+FRAGMENT_KEYS = ('tada_hook', 'tada_generator', 'tada_dataset')
 
 
 def is_lag_hook(hook_cfg) -> bool:
@@ -28,10 +31,26 @@ def find_lag_hook(cfg: Config) -> Optional[ConfigDict]:
     return hooks[0] if hooks else None
 
 
+def tada_mode(cfg: Config) -> Optional[str]:
+    """The config's TADA mode (the hook's ``mode``: ``'in_run'`` by
+    default), or None without TADA."""
+    hook = find_lag_hook(cfg)
+    if hook is None:
+        return None
+    mode = hook.get('mode', 'in_run')
+    if mode not in MODES:
+        raise ValueError(f"the LearningLagHook's mode must be one of "
+                         f"{MODES}, got '{mode}'.")
+    return mode
+
+
 def without_tada(cfg: Config) -> Config:
-    """The same config with TADA taken out: no LearningLagHook, and the
-    dataset that TADADataset wraps trained on alone (the baseline)."""
+    """The same config with TADA taken out: no LearningLagHook, the
+    dataset that TADADataset wraps trained on alone, and no TADA fragment
+    settings (the baseline)."""
     cfg = copy.deepcopy(cfg)
+    for key in FRAGMENT_KEYS:
+        cfg.pop(key, None)
     cfg.custom_hooks = [
         h for h in cfg.get('custom_hooks') or []
         if not is_lag_hook(h)
@@ -50,7 +69,20 @@ def build_runner(cfg: Config) -> Runner:
 
 def selection_path(work_dir: str) -> str:
     """Where the first run of restart mode writes its selection."""
-    return osp.join(work_dir, SELECT_SUBDIR, 'tada', 'selection.json')
+    return RunLayout(work_dir).select_run.selection
+
+
+def _run(cfg: Config, **hook) -> Runner:
+    """Build and train ``cfg`` with the hook's run-protocol key replaced
+    by ``hook``'s plain settings."""
+    cfg = copy.deepcopy(cfg)
+    lag_hook = find_lag_hook(cfg)
+    if lag_hook is not None:
+        lag_hook.pop('mode', None)
+        lag_hook.update(hook)
+    runner = build_runner(cfg)
+    runner.train()
+    return runner
 
 
 def train(cfg: Config) -> Runner:
@@ -58,42 +90,36 @@ def train(cfg: Config) -> Runner:
 
     ``in_run`` (or no hook): one ordinary run.
 
-    ``restart``: unless ``<work_dir>/select/tada/selection.json`` exists,
-    a first run in ``<work_dir>/select`` trains on the real data alone
-    (``num_slots=0``) up to ``select_epoch``, selects and stops. Then a run
-    from scratch in ``<work_dir>`` trains the full schedule with that
-    selection applied before its first epoch. ``cfg.resume`` (``--resume
-    auto``) applies to whichever run is due, each in its own work dir, so an
+    ``restart`` (the paper's protocol, run here and nowhere else): unless
+    ``<work_dir>/select/tada/selection.json`` exists, a first run in
+    ``<work_dir>/select`` trains on the real data alone (``num_slots=0``)
+    up to ``select_epoch``, selects and stops (the hook's
+    ``stop_after_selection``). Then a run from scratch in ``<work_dir>``
+    trains the full schedule with that selection applied before its first
+    epoch (the hook's ``selection``). ``cfg.resume`` (``--resume auto``)
+    applies to whichever run is due, each in its own work dir, so an
     interrupted restart-mode job picks up where it stopped. Every rank runs
     this same function; the selection file must be on a file system that
     all ranks see (the work dir).
     """
-    hook = find_lag_hook(cfg)
-    if hook is None or hook.get('mode', 'in_run') != 'restart' \
-            or hook.get('selection'):
-        runner = build_runner(cfg)
-        runner.train()
-        return runner
-    path = selection_path(cfg.work_dir)
+    if tada_mode(cfg) != 'restart' or find_lag_hook(cfg).get('selection'):
+        return _run(cfg)
+    layout = RunLayout(cfg.work_dir)
+    path = layout.select_run.selection
     if not osp.exists(path):
         first = copy.deepcopy(cfg)
-        first.work_dir = osp.join(cfg.work_dir, SELECT_SUBDIR)
+        first.work_dir = layout.select_run.work_dir
         parent = tada_wrapper_parent(first)
         if parent is not None:
             parent.dataset.num_slots = 0
-        runner = build_runner(first)
         print_log('TADA restart mode, run 1/2: train on the real data to '
                   'select_epoch and select.', logger='current')
-        runner.train()
+        _run(first, stop_after_selection=True)
         if not osp.exists(path):
             raise RuntimeError(
                 f'the selection run ended without writing {path}: check that '
                 'select_epoch <= max_epochs and that the run was not stopped '
                 'early.')
-    second = copy.deepcopy(cfg)
-    find_lag_hook(second).selection = path
-    runner = build_runner(second)
     print_log('TADA restart mode, run 2/2: train from scratch on the '
               f'augmented data (selection {path}).', logger='current')
-    runner.train()
-    return runner
+    return _run(cfg, selection=path)

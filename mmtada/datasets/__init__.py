@@ -1,4 +1,5 @@
 from .digits import Digits
-from .tada_dataset import TADADataset
+from .sample_reader import SampleReader
+from .tada_dataset import TADADataset, find_tada_dataset
 
-__all__ = ['Digits', 'TADADataset']
+__all__ = ['Digits', 'SampleReader', 'TADADataset', 'find_tada_dataset']

@@ -8,6 +8,7 @@ from mmengine.dataset import BaseDataset, force_full_init
 from mmengine.logging import print_log
 
 from mmtada.registry import DATASETS
+from .sample_reader import SampleReader
 
 MODES = ('add', 'replace')
 
@@ -48,6 +49,9 @@ class TADADataset:
     are given in ``in_memory_channel_order``, file-based ones by path, read
     by the pipeline exactly as the originals are.
 
+    The base samples are read for generation through :attr:`reader`, a
+    :class:`SampleReader` over the inner dataset.
+
     :meth:`set_variants` changes state in *this* process only: DataLoader
     workers hold a copy, so they must be restarted
     (``LearningLagHook`` drops the loader's iterator). Every rank must call
@@ -59,13 +63,15 @@ class TADADataset:
             Defaults to ``round(slot_ratio * N)``.
         slot_ratio (float): capacity relative to N when ``num_slots`` is
             None; the paper's setting (about 35% selected, 5 variants each)
-            needs about 1.75.
-        mode (str): ``'add'`` or ``'replace'``.
-        replace_prob (float): for ``mode='replace'``.
+            needs about 1.75. Defaults to 1.75.
+        mode (str): ``'add'`` or ``'replace'``. Defaults to ``'add'``.
+        replace_prob (float): for ``mode='replace'``. Defaults to 0.5.
         in_memory_channel_order (str): channel order of in-memory ``img``
-            arrays of the inner dataset, ``'rgb'`` or ``'bgr'``.
-        seed (int): seeds the pre-selection slot permutation.
-        lazy_init (bool): as in mmengine's wrappers.
+            arrays of the inner dataset, ``'rgb'`` or ``'bgr'``. Defaults
+            to ``'rgb'``.
+        seed (int): seeds the pre-selection slot permutation. Defaults
+            to 0.
+        lazy_init (bool): as in mmengine's wrappers. Defaults to False.
     """
 
     def __init__(self,
@@ -86,14 +92,12 @@ class TADADataset:
         if mode not in MODES:
             raise ValueError(f"TADADataset mode must be one of {MODES}, got "
                              f"'{mode}'.")
-        if in_memory_channel_order not in ('rgb', 'bgr'):
-            raise ValueError("in_memory_channel_order must be 'rgb' or 'bgr'.")
         if not 0 <= replace_prob <= 1:
             raise ValueError('replace_prob must be in [0, 1].')
         self.dataset = dataset
+        self.reader = SampleReader(dataset, in_memory_channel_order)
         self.mode = mode
         self.replace_prob = replace_prob
-        self.in_memory_channel_order = in_memory_channel_order
         self.seed = seed
         self._num_slots = num_slots
         self._slot_ratio = slot_ratio
@@ -101,7 +105,6 @@ class TADADataset:
         self._variants: List[Tuple[int, int]] = []
         self._by_source = {}
         self._cache = None
-        self._fingerprint = None
         self._first_img_id = 0
         self._fully_initialized = False
         if not lazy_init:
@@ -185,7 +188,7 @@ class TADADataset:
         seed and the served variants with their cache checksums (not the
         cache's path). Equal on every rank of a run, and after a resume."""
         self.full_init()
-        h = hashlib.sha1(self.fingerprint().encode())
+        h = hashlib.sha1(self.reader.fingerprint().encode())
         h.update(f'{self.mode}/{len(self)}/{self.seed}'.encode())
         listed = self._cache.listed() if self._variants else {}
         for pair in self._variants:
@@ -195,30 +198,25 @@ class TADADataset:
     def _resolve(self, idx: int) -> Tuple[int, Optional[int]]:
         """(source index, variant index or None) served at ``idx``,
         the replace-mode draw aside."""
-        return self._resolve_slot(idx)[:2]
-
-    def _resolve_slot(self, idx: int) -> Tuple[int, Optional[int], int]:
-        """As :meth:`_resolve`, plus the variant's position in the
-        variant list (-1 for real samples)."""
         if idx < 0:
             idx += len(self)
         if not 0 <= idx < len(self):
             raise IndexError(f'index {idx} out of range for {len(self)}')
         if idx < self._ori_len:
-            return idx, None, -1
+            return idx, None
         j = idx - self._ori_len
         if self._variants:
-            pos = j % len(self._variants)
-            return (*self._variants[pos], pos)
-        return int(self._slot_perm[j % self._ori_len]), None, -1
+            return self._variants[j % len(self._variants)]
+        return int(self._slot_perm[j % self._ori_len]), None
 
     def _info(self, idx: int, source: int, variant: Optional[int]) -> dict:
-        info = copy.deepcopy(self.dataset.get_data_info(source))
+        info = self.reader.data_info(source)
         if variant is not None:
             if 'img' in info:
                 rgb = self._cache.read(source, variant)
-                info['img'] = rgb if self.in_memory_channel_order == 'rgb' \
-                    else np.ascontiguousarray(rgb[..., ::-1])
+                bgr = self.reader.in_memory_channel_order == 'bgr'
+                info['img'] = np.ascontiguousarray(rgb[..., ::-1]) if bgr \
+                    else rgb
             else:
                 info['img_path'] = self._cache.path(source, variant)
             if 'instances' in info:
@@ -281,23 +279,12 @@ class TADADataset:
     def is_detection(self) -> bool:
         """Whether the inner data infos hold ``instances`` (boxes)."""
         self.full_init()
-        return self._ori_len > 0 and \
-            'instances' in self.dataset.get_data_info(0)
-
-    def base_gt_labels(self) -> np.ndarray:
-        """Labels of the N base samples (classification)."""
-        if self.is_detection:
-            raise TypeError('a detection dataset has no per-image label; '
-                            'use source_annotation(i) for its boxes.')
-        if hasattr(self.dataset, 'get_gt_labels'):
-            return np.asarray(self.dataset.get_gt_labels(), dtype=np.int64)
-        return np.array([self.dataset.get_cat_ids(i)[0]
-                         for i in range(self.num_base)], dtype=np.int64)
+        return self.reader.is_detection
 
     @force_full_init
     def get_gt_labels(self) -> np.ndarray:
         """Labels of every index (slots: their source's label)."""
-        base = self.base_gt_labels()
+        base = self.reader.gt_labels()
         slots = [base[self._resolve(self._ori_len + j)[0]]
                  for j in range(self.num_slots)]
         return np.concatenate([base, np.asarray(slots, dtype=np.int64)])
@@ -306,86 +293,26 @@ class TADADataset:
     def get_cat_ids(self, idx: int) -> List[int]:
         return self.dataset.get_cat_ids(self._resolve(idx)[0])
 
-    def fingerprint(self) -> str:
-        """Identifies the base data: class names, size and labels, or for
-        detection every image's boxes and labels (computed once; the base
-        data never changes)."""
-        if self._fingerprint is None:
-            h = hashlib.sha1()
-            h.update(repr(self.CLASSES).encode())
-            h.update(str(self.num_base).encode())
-            if self.is_detection:
-                for i in range(self.num_base):
-                    ann = self.source_annotation(i)
-                    h.update(ann['labels'].tobytes())
-                    h.update(ann['bboxes'].round(2).tobytes())
-                    h.update(ann['ignore_flags'].tobytes())
-            else:
-                h.update(self.base_gt_labels().tobytes())
-            self._fingerprint = h.hexdigest()
-        return self._fingerprint
-
-    def source_annotation(self, idx: int) -> dict:
-        """Base sample ``idx``'s annotation as generators take it:
-        ``gt_label`` and ``class_name``; for detection also ``bboxes``
-        ((K, 4) float32 xyxy, original pixels), ``labels`` (K,),
-        ``ignore_flags`` (K,); then ``gt_label`` is the most frequent class
-        (-1 without boxes) and ``class_name`` joins the classes present."""
-        classes = self.CLASSES
-        info = self.dataset.get_data_info(idx)
-        if 'instances' not in info:
-            label = int(self.dataset.get_cat_ids(idx)[0])
-            return dict(gt_label=label, class_name=str(
-                classes[label] if classes else label))
-        insts = info['instances']
-        labels = np.array([int(i['bbox_label']) for i in insts], np.int64)
-        names = [str(classes[c] if classes else c)
-                 for c in dict.fromkeys(labels.tolist())]
-        return dict(
-            gt_label=int(np.bincount(labels).argmax()) if len(labels) else -1,
-            class_name=', '.join(names),
-            bboxes=np.array([i['bbox'] for i in insts],
-                            np.float32).reshape(-1, 4),
-            labels=labels,
-            ignore_flags=np.array([int(i.get('ignore_flag', 0))
-                                   for i in insts], np.int64))
-
-    def source_image(self, idx: int) -> np.ndarray:
-        """Base sample ``idx``'s image as uint8 RGB ``(H, W, 3)``, as the
-        generators take it."""
-        info = self.dataset.get_data_info(idx)
-        if 'img' in info:
-            img = np.asarray(info['img'])
-            if img.dtype == np.uint16:
-                img = (img >> 8).astype(np.uint8)
-            elif img.dtype != np.uint8:
-                raise TypeError(
-                    f'in-memory image of sample {idx} is {img.dtype}; '
-                    'generators take uint8 (or uint16) pixels: store the '
-                    "dataset's images as uint8 0-255.")
-            if img.ndim == 2:
-                return np.repeat(img[..., None], 3, axis=2)
-            img = img[..., :3]
-            return img if self.in_memory_channel_order == 'rgb' \
-                else np.ascontiguousarray(img[..., ::-1])
-        import cv2
-        import mmcv
-        from mmengine import fileio
-        try:
-            img = mmcv.imfrombytes(fileio.get(info['img_path']),
-                                   flag='color', channel_order='rgb')
-        except cv2.error:
-            img = None
-        if img is None:
-            raise OSError(
-                f"cannot decode {info['img_path']} (training sample {idx}): "
-                'the file is corrupt or truncated; replace it, or remove it '
-                'from the annotation file.')
-        return img
-
     def __repr__(self) -> str:
         size = f'{self._ori_len}+{self.num_slots}' \
             if self._fully_initialized else 'not initialised'
         return (f'TADADataset(mode={self.mode}, size={size}, '
                 f'variants={len(self._variants)}, '
                 f'dataset={type(self.dataset).__name__})')
+
+
+def find_tada_dataset(dataset) -> TADADataset:
+    """The :class:`TADADataset` serving a train loader's ``dataset``: the
+    dataset itself or one inside other wrappers (e.g. mmdet's
+    ``MultiImageMixDataset``)."""
+    found = dataset
+    for _ in range(4):
+        if isinstance(found, TADADataset):
+            return found
+        found = getattr(found, 'dataset', None)
+    raise TypeError(
+        'LearningLagHook needs the training set wrapped in '
+        f'mmtada.TADADataset, got {type(dataset).__name__}. Wrap it: '
+        "train_dataloader = dict(dataset=dict(_delete_=True, "
+        "type='mmtada.TADADataset', dataset=<your dataset>)); with "
+        'MultiImageMixDataset wrap its inner dataset.')

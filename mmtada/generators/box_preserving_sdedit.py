@@ -37,13 +37,17 @@ class BoxPreservingSDEdit(BaseGenerator):
 
     Args:
         generator (dict): the SDEdit generator, without strengths.
-        mode (str): ``'background'`` or ``'objects'``.
+        mode (str): ``'background'`` or ``'objects'``. Defaults to
+            ``'background'``.
         box_strength (float, optional): strength inside the dilated boxes.
+            Defaults to None: the mode's (0.1 / 0.5).
         background_strength (float, optional): strength elsewhere.
+            Defaults to None: the mode's (0.5 / 0).
         margin (float): dilation, as a fraction of each box's size.
-        min_margin (int): least dilation in pixels.
+            Defaults to 0.1.
+        min_margin (int): least dilation in pixels. Defaults to 2.
         restore_detail (bool): add the upscaled edit to the source instead
-            of upscaling the edited image.
+            of upscaling the edited image. Defaults to True.
     """
 
     def __init__(self,

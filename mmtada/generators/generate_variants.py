@@ -19,7 +19,7 @@ def variant_pairs(sources: Sequence[int],
     return [(int(s), v) for s in sorted(sources) for v in range(num_variants)]
 
 
-def generate_variants(generator, cache, dataset, sources: Sequence[int],
+def generate_variants(generator, cache, samples, sources: Sequence[int],
                       num_variants: int, seed: int,
                       shard: Optional[Tuple[int, int]] = None) -> dict:
     """Make every missing variant of ``sources`` and return counts.
@@ -36,8 +36,7 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
     Args:
         generator: a :class:`BaseGenerator`.
         cache: a :class:`VariantCache`.
-        dataset: a :class:`TADADataset` (``source_image``,
-            ``source_annotation``).
+        samples: a :class:`SampleSource` (the base samples).
         sources: base indices of the selected samples.
         num_variants: k variants per sample.
         seed: the run's generation seed.
@@ -63,8 +62,8 @@ def generate_variants(generator, cache, dataset, sources: Sequence[int],
         done += len(chunk)
         batch = [p for p in chunk if not cache.has(*p)]
         if batch:
-            images = [dataset.source_image(s) for s, _ in batch]
-            annotations = [dataset.source_annotation(s) for s, _ in batch]
+            images = [samples.source_image(s) for s, _ in batch]
+            annotations = [samples.source_annotation(s) for s, _ in batch]
             seeds = [variant_seed(seed, s, v) for s, v in batch]
             for (s, v), img in zip(
                     batch, generator.generate(images, annotations, seeds)):

@@ -30,12 +30,23 @@ class LatentSDEdit(SDEditGenerator):
         weights (str): a Stable Diffusion folder or hub id (the layout of
             ``StableDiffusionImg2ImgPipeline.save_pretrained``).
         prompt_template (str): ``{}`` is replaced by the class name.
+            Defaults to ``'a photo of a {}'``.
         negative_prompt (str): the unconditional side of the guidance.
-        guidance_scale (float): 1 disables guidance (one UNet pass a step).
-        resolution (int, optional): defaults to the UNet's sample size x
-            the VAE's scale factor.
-        weights, allow_pickle: as :class:`PixelSDEdit`.
-        Others: see :class:`SDEditGenerator`.
+            Defaults to ``''``.
+        guidance_scale (float): 1 disables guidance (one UNet pass a
+            step). Defaults to 7.5.
+        strength (float): in [0, 1]. Defaults to 0.5.
+        strength_inside (float, optional): strength inside annotation
+            masks. Defaults to None (masks ignored).
+        num_inference_steps (int): Defaults to 50.
+        scheduler (str): ``'ddim'`` or ``'ddpm'``. Defaults to ``'ddim'``.
+        resolution (int, optional): Defaults to None: the UNet's sample
+            size x the VAE's scale factor.
+        batch_size (int): Defaults to 16.
+        device (str): Defaults to ``'auto'`` (CUDA if present).
+        dtype (str): Defaults to ``'auto'`` (fp16 on CUDA, fp32 on CPU).
+        allow_pickle (bool): also accept ``.bin`` weights. Defaults to
+            False.
     """
 
     def __init__(self,

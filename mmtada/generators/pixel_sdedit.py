@@ -28,8 +28,19 @@ class PixelSDEdit(SDEditGenerator):
 
     Args:
         weights (str): folder or hub id.
+        strength (float): in [0, 1]; t0 = strength * T. Defaults to 0.5.
+        strength_inside (float, optional): strength inside annotation
+            masks (0 keeps them exactly). Defaults to None (masks ignored).
+        num_inference_steps (int): steps of the full schedule. Defaults
+            to 100.
+        scheduler (str): ``'ddim'`` or ``'ddpm'``. Defaults to ``'ddim'``.
+        batch_size (int): images per forward pass. Defaults to 64.
+        device (str): ``'auto'``, ``'cuda'`` or ``'cpu'``. Defaults to
+            ``'auto'`` (CUDA if present).
+        dtype (str): ``'auto'``, ``'fp32'``, ``'fp16'``, ``'bf16'``.
+            Defaults to ``'auto'`` (fp16 on CUDA, fp32 on CPU).
         allow_pickle (bool): also accept ``.bin`` (pickle) weights.
-        Others: see :class:`SDEditGenerator`.
+            Defaults to False.
     """
 
     def __init__(self,

@@ -12,6 +12,8 @@ DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
 class SDEditGenerator(BaseGenerator):
     """Strengths, scheduler, steps, device and dtype of an SDEdit generator.
 
+    The defaults are each generator's (see its own docstring).
+
     Args:
         strength (float): in [0, 1]; t0 = strength * T.
         strength_inside (float, optional): strength inside annotation

@@ -13,6 +13,9 @@ class Upsample(BaseGenerator):
 
     With ``num_variants=k`` a selected sample is seen ``k + 1`` times per
     epoch: the USEFUL baseline, against which diffusion variants are judged.
+
+    Args:
+        batch_size (int): images per call. Defaults to 256.
     """
 
     def __init__(self, batch_size: int = 256):

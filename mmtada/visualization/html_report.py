@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import numpy as np
 
+from mmtada.utils import RunLayout, atomic_write_bytes
 from .plot import plot_rgb
 from .score_histogram import score_histogram
 
@@ -75,18 +76,19 @@ def _curves(records: List[dict]) -> Optional[np.ndarray]:
 
 def write_report(work_dir: str, out: Optional[str] = None) -> str:
     """Write ``<work_dir>/tada/report.html`` (or ``out``) from the run's
-    files: ``tada/selection.json``, ``tada/generation.json``, the
-    visualizer's ``tada_hard_examples`` image and ``scalars.json``. Every
-    image is embedded, so the page is one file. Returns its path."""
-    from mmtada.generators import atomic_write_bytes
-    sel_path = osp.join(work_dir, 'tada', 'selection.json')
+    files (:class:`~mmtada.utils.RunLayout`): the selection, the
+    generation record, the visualizer's ``tada_hard_examples`` image and
+    ``scalars.json``. Every image is embedded, so the page is one file.
+    Returns its path."""
+    layout = RunLayout(work_dir)
+    sel_path = layout.selection
     if not osp.exists(sel_path):
         raise FileNotFoundError(
             f'no {sel_path}: the run has not selected yet (report after '
             'select_epoch).')
     with open(sel_path) as f:
         sel = json.load(f)
-    gen_path = osp.join(work_dir, 'tada', 'generation.json')
+    gen_path = layout.generation
     gen = json.load(open(gen_path)) if osp.exists(gen_path) else None
     chosen = np.zeros(sel['num_samples'], bool)
     chosen[sel['indices']] = True
@@ -152,6 +154,6 @@ def write_report(work_dir: str, out: Optional[str] = None) -> str:
         'function(r){document.body.setAttribute("data-images",r.reduce('
         'function(a,b){return a+b;},0)+"/"+im.length);});</script>'
         '</body></html>')
-    out = out or osp.join(work_dir, 'tada', 'report.html')
+    out = out or layout.report
     atomic_write_bytes(out, '\n'.join(page).encode())
     return out

@@ -4,27 +4,28 @@ import numpy as np
 from .variant_grid import draw_boxes, variant_grid
 
 
-def selection_grid(dataset, cache, selection, num_variants: int,
+def selection_grid(reader, cache, selection, num_variants: int,
                    rows: int = 8, cell: int = None) -> np.ndarray:
-    """A :func:`variant_grid` of up to ``rows`` selected samples (highest
-    score first, ties by index), each followed by its cached variants;
-    boxes drawn for detection. Cells keep the first image's aspect;
-    ``cell`` is their width (default 64, detection 160)."""
+    """A :func:`variant_grid` of up to ``rows`` selected samples of
+    ``reader`` (a :class:`~mmtada.datasets.SampleReader`; highest score
+    first, ties by index), each followed by its cached variants; boxes
+    drawn for detection. Cells keep the first image's aspect; ``cell`` is
+    their width (default 64, detection 160)."""
     scores = np.nan_to_num(np.asarray(selection.scores, float), nan=-1)
     chosen = sorted(selection.indices, key=lambda i: (-scores[i], i))
     grid_rows = []
     for s in chosen[:rows]:
-        images = [dataset.source_image(s)] + [
+        images = [reader.source_image(s)] + [
             cache.read(s, v) for v in range(num_variants)
             if cache.has(s, v)]
-        if dataset.is_detection:
-            boxes = dataset.source_annotation(s)['bboxes']
+        if reader.is_detection:
+            boxes = reader.source_annotation(s)['bboxes']
             images = [draw_boxes(img, boxes) for img in images]
         grid_rows.append(images)
     if not grid_rows:
         raise ValueError('the selection is empty: nothing to draw.')
     h, w = grid_rows[0][0].shape[:2]
-    cw = cell or (160 if dataset.is_detection else 64)
+    cw = cell or (160 if reader.is_detection else 64)
     titles = ['real'] + [f'variant {v}' for v in range(num_variants)]
     return variant_grid(grid_rows, (cw, max(1, round(cw * h / w))),
                         titles=titles)

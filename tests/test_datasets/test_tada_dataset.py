@@ -3,7 +3,6 @@ import os
 import cv2
 import numpy as np
 import pytest
-from mmengine.dataset import BaseDataset
 from mmengine.logging import MMLogger
 
 from mmtada.datasets import Digits, TADADataset
@@ -20,9 +19,10 @@ def wrap(n=20, **kwargs):
 
 def write_variants(ds, tmp_path, pairs):
     """Cache variants that differ from their source: the inverted image."""
-    cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='inv'))
+    cache = VariantCache(str(tmp_path), ds.reader.fingerprint(),
+                         dict(type='inv'))
     for s, v in pairs:
-        cache.write(s, v, 255 - ds.source_image(s))
+        cache.write(s, v, 255 - ds.reader.source_image(s))
     return cache
 
 
@@ -55,15 +55,16 @@ def test_slots_serve_the_variants_after_selection(tmp_path):
     assert np.array_equal(item['inputs'].numpy().astype(int), 255 - src)
     # base indices are untouched
     assert ds[3]['data_samples'].metainfo['is_synthetic'] is False
-    assert ds.get_gt_labels()[21] == ds.base_gt_labels()[7]
-    assert ds.get_cat_ids(21) == [int(ds.base_gt_labels()[7])]
+    assert ds.get_gt_labels()[21] == ds.reader.gt_labels()[7]
+    assert ds.get_cat_ids(21) == [int(ds.reader.gt_labels()[7])]
 
 
 def test_bgr_in_memory_order(tmp_path):
     ds = wrap(5, num_slots=1, in_memory_channel_order='bgr')
     ds.dataset.get_data_info(0)['img'][..., 0] = 0  # no effect: a copy
     pairs = [(0, 0)]
-    cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='c'))
+    cache = VariantCache(str(tmp_path), ds.reader.fingerprint(),
+                         dict(type='c'))
     rgb = np.zeros((16, 16, 3), np.uint8)
     rgb[..., 0] = 255
     cache.write(0, 0, rgb)
@@ -94,10 +95,11 @@ def test_file_based_dataset_serves_cached_files(tmp_path):
         dict(type='mmpretrain.CustomDataset', data_root=str(root),
              pipeline=[dict(type='mmpretrain.LoadImageFromFile')] + PACK),
         num_slots=2)
-    src = ds.source_image(1)
+    src = ds.reader.source_image(1)
     assert src[0, 0, 0] == 250  # RGB for the generator
     pairs = [(1, 0)]
-    cache = VariantCache(str(tmp_path / 'c'), ds.fingerprint(), dict(t=1))
+    cache = VariantCache(str(tmp_path / 'c'), ds.reader.fingerprint(),
+                         dict(t=1))
     cache.write(1, 0, src)
     ds.set_variants(cache, pairs)
     assert ds.get_data_info(6)['img_path'] == cache.path(1, 0)
@@ -113,7 +115,7 @@ def test_forwards_metainfo_and_labels():
     labels = ds.get_gt_labels()
     assert len(labels) == 15
     source = ds.get_data_info(12)['source_idx']
-    assert labels[12] == ds.base_gt_labels()[source]
+    assert labels[12] == ds.reader.gt_labels()[source]
 
 
 def test_bad_arguments_are_clear(tmp_path):
@@ -135,39 +137,3 @@ def test_more_variants_than_slots_drops_evenly_and_warns(tmp_path, capsys):
     served = [ds.get_data_info(10 + j) for j in range(5)]
     # every selected sample keeps at least one variant
     assert sorted(i['source_idx'] for i in served) == [1, 1, 2, 2, 8]
-
-
-class InMemory(BaseDataset):
-    """Two in-memory images of a given dtype."""
-
-    def __init__(self, images, **kw):
-        self.images = images
-        super().__init__(**kw)
-
-    def load_data_list(self):
-        return [dict(img=img, gt_label=0) for img in self.images]
-
-
-def test_in_memory_16_bit_images_scale_and_float_images_are_refused():
-    wide = np.full((4, 4, 3), 0x8000, np.uint16)
-    ds = TADADataset(InMemory([wide, wide.astype(np.float32) / 65535]),
-                     num_slots=0)
-    img = ds.source_image(0)
-    assert img.dtype == np.uint8 and (img == 0x80).all()
-    with pytest.raises(TypeError, match='store the dataset.s images as '
-                       'uint8'):
-        ds.source_image(1)
-
-
-def test_corrupt_source_image_is_a_clear_error(tmp_path):
-    good = tmp_path / 'a.png'
-    cv2.imwrite(str(good), np.zeros((8, 8, 3), np.uint8))
-    bad = tmp_path / 'b.png'
-    bad.write_bytes(good.read_bytes()[:30])  # truncated
-    (tmp_path / 'ann.txt').write_text('a.png 0\nb.png 1\n')
-    ds = TADADataset(dict(type='mmpretrain.CustomDataset',
-                          data_root=str(tmp_path), ann_file='ann.txt',
-                          classes=['x', 'y'], pipeline=[]), num_slots=0)
-    assert ds.source_image(0).shape == (8, 8, 3)
-    with pytest.raises(OSError, match='corrupt or truncated; replace it'):
-        ds.source_image(1)

@@ -26,11 +26,11 @@ def coco(root, ann='annotations/train.json', pipeline=PIPELINE, **kw):
 
 
 def with_variants(ds, tmp_path):
-    cache = VariantCache(str(tmp_path / 'cache'), ds.fingerprint(),
+    cache = VariantCache(str(tmp_path / 'cache'), ds.reader.fingerprint(),
                          dict(type='inv'))
     pairs = [(s, v) for s in (1, 3) for v in range(2)]
     for s, v in pairs:
-        cache.write(s, v, 255 - ds.source_image(s))
+        cache.write(s, v, 255 - ds.reader.source_image(s))
     ds.set_variants(cache, pairs)
     return cache
 
@@ -68,7 +68,7 @@ def test_source_annotation_and_fingerprint_follow_the_boxes(
         digit_canvases, tmp_path):
     with DefaultScope.overwrite_default_scope('mmdet'):
         ds = TADADataset(coco(digit_canvases), num_slots=0)
-        ann = ds.source_annotation(0)
+        ann = ds.reader.source_annotation(0)
         info = ds.dataset.get_data_info(0)
         assert ann['bboxes'].shape == (len(info['instances']), 4)
         assert ann['labels'].tolist() == [
@@ -81,9 +81,9 @@ def test_source_annotation_and_fingerprint_follow_the_boxes(
         moved.write_text(json.dumps(data))
         other = TADADataset(coco(digit_canvases, ann=str(moved)),
                             num_slots=0)
-        assert other.fingerprint() != ds.fingerprint()
+        assert other.reader.fingerprint() != ds.reader.fingerprint()
         with pytest.raises(TypeError, match='no per-image label'):
-            ds.base_gt_labels()
+            ds.reader.gt_labels()
 
 
 def test_inside_multi_image_mix_dataset(digit_canvases, tmp_path):
@@ -116,7 +116,7 @@ def test_source_images_of_any_mode_arrive_as_rgb(tmp_path, mode):
     with DefaultScope.overwrite_default_scope('mmdet'):
         ds = TADADataset(dict(coco(str(tmp_path), ann='a.json'),
                               metainfo=dict(classes=('0', ))), num_slots=0)
-        rgb = ds.source_image(0)
+        rgb = ds.reader.source_image(0)
     assert rgb.shape == (30, 40, 3) and rgb.dtype == np.uint8
     if mode in ('L', 'LA', 'I;16'):
         assert np.array_equal(rgb[..., 0], rgb[..., 2])

@@ -1,14 +1,15 @@
 import numpy as np
 
-from mmtada.datasets import TADADataset
-from mmtada.generators import (Upsample, VariantCache, generate_variants,
-                               variant_pairs, variant_seed)
+from mmtada.datasets import Digits, SampleReader
+from mmtada.generators import (SampleSource, Upsample, VariantCache,
+                               generate_variants, variant_pairs, variant_seed)
 
 
 def digits(n=40):
-    return TADADataset(
-        dict(type='mmtada.Digits', split='train', indices=n, pipeline=[]),
-        num_slots=10)
+    """The base samples generation reads: a SampleReader."""
+    reader = SampleReader(Digits(split='train', indices=n, pipeline=[]))
+    assert isinstance(reader, SampleSource)
+    return reader
 
 
 class Counting(Upsample):
@@ -31,7 +32,7 @@ def test_generates_each_missing_variant_once_then_reuses(tmp_path):
     out = generate_variants(gen, cache, ds, [5, 2], 2, seed=0)
     assert out['total'] == 4 and out['generated'] == 4 and out['reused'] == 0
     assert [c[0] for c in gen.calls] == [3, 1]  # batched by batch_size
-    labels = ds.base_gt_labels()
+    labels = ds.gt_labels()
     assert gen.calls[0][2] == [labels[2], labels[2], labels[5]]
     for s, v in variant_pairs([2, 5], 2):
         np.testing.assert_array_equal(cache.read(s, v), ds.source_image(s))

@@ -3,6 +3,7 @@ from typing import Optional, Union
 
 import torch
 
+from mmtada.engine.head_recorder import class_count_error
 from mmtada.registry import HOOKS
 from mmtada.selection import (InstanceIndex, LagStats, Selection,
                               match_instances, select_images)
@@ -46,15 +47,21 @@ class DetLearningLagHook(LearningLagHook):
     (``mmtada.BoxPreservingSDEdit``) so that the annotations still hold.
 
     Args:
+        select_epoch (int | float, optional): as :class:`LearningLagHook`.
+        rule (str | dict): the rule, run on the instances. Defaults to
+            ``'kmeans'``.
         iou_thr (float): IoU for a prediction to find an instance.
+            Defaults to 0.5.
         score_thr (float): score for a found instance to count as learned.
+            Defaults to 0.3.
         aggregate (str): per-image score: ``'max'``, ``'mean'``, ``'sum'``.
+            Defaults to ``'max'``.
         min_instances (int | float): selected instances an image needs: a
-            count, or a fraction in (0, 1) of its instances.
+            count, or a fraction in (0, 1) of its instances. Defaults to 1.
         max_fraction (float, optional): most images to select, as a
-            fraction of all.
-        Others: as :class:`LearningLagHook` (``record`` is always
-        ``'probe'``).
+            fraction of all. Defaults to None (no cap).
+        **kwargs: as :class:`LearningLagHook` (``record`` is always
+            ``'probe'``).
     """
 
     def __init__(self,
@@ -98,20 +105,20 @@ class DetLearningLagHook(LearningLagHook):
                     max_fraction=self.max_fraction)
 
     def _setup(self, runner) -> None:
-        if not self.dataset.is_detection:
+        reader = self.dataset.reader
+        if not reader.is_detection:
             raise TypeError(
                 'DetLearningLagHook needs a detection dataset (data infos '
                 "with 'instances'); for classification use "
                 'mmtada.LearningLagHook.')
-        classes = self.dataset.CLASSES
+        classes = reader.classes
         if not classes:
             raise ValueError("the detection dataset has no metainfo "
                              "'classes'; set metainfo=dict(classes=(...)).")
-        self.index = InstanceIndex(self.dataset.dataset)
+        self.index = InstanceIndex(reader.dataset)
         model_classes = detector_num_classes(self._model(runner))
         if model_classes is not None and model_classes != len(classes):
-            raise ValueError(self._class_count_error(model_classes,
-                                                     len(classes)))
+            raise ValueError(class_count_error(model_classes, len(classes)))
         self.stats = LagStats(self.index.num_instances, len(classes))
 
     def _consume(self, outputs) -> None:
@@ -134,8 +141,8 @@ class DetLearningLagHook(LearningLagHook):
                           correct=own >= self.score_thr)
 
     def _make_selection(self, epoch: int) -> Selection:
+        reader = self.dataset.reader
         return select_images(
             self.rule, self.rule_name, self.stats.latest(self.index.labels),
-            self.index, self.dataset.CLASSES, epoch,
-            self.dataset.fingerprint(), self.aggregate, self.min_instances,
-            self.max_fraction)
+            self.index, reader.classes, epoch, reader.fingerprint(),
+            self.aggregate, self.min_instances, self.max_fraction)

@@ -1,47 +1,26 @@
 """Track per-sample learning lag, select the lagging samples, augment them."""
-import copy
-import json
 import math
-import os.path as osp
 from typing import Optional, Union
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine import dist
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
-from mmtada.datasets import TADADataset
+from mmtada.datasets import find_tada_dataset
+from mmtada.engine.head_recorder import HeadRecorder, class_count_error
 from mmtada.engine.train_set_probe import TrainSetProbe
-from mmtada.generators import (VariantCache, atomic_write_bytes,
-                               check_writable, generate_variants,
-                               variant_pairs)
+from mmtada.generators import check_writable, make_variants
 from mmtada.registry import GENERATORS, HOOKS, SELECTION_RULES
 from mmtada.selection import LagStats, Selection, select_samples
+from mmtada.utils import RunLayout, atomic_write_json
 from mmtada.visualization import score_histogram, selection_grid
 
-MODES = ('in_run', 'restart')
 RECORD = ('auto', 'train', 'probe')
 STATE_VERSION = 1
-
-
-def find_tada_dataset(dataset) -> TADADataset:
-    """The :class:`TADADataset` serving the train loader, itself or inside
-    other wrappers (e.g. mmdet's ``MultiImageMixDataset``)."""
-    found = dataset
-    for _ in range(4):
-        if isinstance(found, TADADataset):
-            return found
-        found = getattr(found, 'dataset', None)
-    raise TypeError(
-        'LearningLagHook needs the training set wrapped in '
-        f'mmtada.TADADataset, got {type(dataset).__name__}. Wrap it: '
-        "train_dataloader = dict(dataset=dict(_delete_=True, "
-        "type='mmtada.TADADataset', dataset=<your dataset>)); with "
-        'MultiImageMixDataset wrap its inner dataset.')
 
 
 @HOOKS.register_module()
@@ -52,11 +31,13 @@ class LearningLagHook(Hook):
     ``source_idx``/``sample_idx`` in the data samples, never by sampler
     order), the epoch's loss, correctness, confidence and mean softmax
     outputs. With ``record='train'`` they come from the training forward
-    itself (a forward hook on ``head_path``, fp32 even under AMP; no extra
-    pass); with ``'probe'`` from an eval-mode pass with the test pipeline
-    each ``probe_interval`` epochs (needed when Mixup/CutMix leave no hard
-    labels in the forward); ``'auto'`` picks the probe when the data
-    preprocessor has batch augments. Synthetic items are never recorded.
+    itself (:class:`~mmtada.engine.HeadRecorder` on ``head_path``, fp32
+    even under AMP; no extra pass); with ``'probe'`` from an eval-mode pass
+    with the test pipeline each ``probe_interval`` epochs
+    (:class:`~mmtada.engine.TrainSetProbe`; needed when Mixup/CutMix leave
+    no hard labels in the forward); ``'auto'`` picks the probe when the
+    data preprocessor has batch augments. Synthetic items are never
+    recorded.
 
     At the end of ``select_epoch`` the ``rule`` picks the slow-learnable
     samples (on rank 0, broadcast, so every rank holds the same selection),
@@ -65,24 +46,24 @@ class LearningLagHook(Hook):
     the histogram of the scores (``tada_score_histogram``) and, after
     generation, the highest-scoring samples beside their variants
     (``tada_hard_examples``, boxes drawn for detection). Then
-    ``num_variants`` variants of each are made by
-    ``generator`` (built only then and released after; split across
-    ranks, into the variant cache, reused by later runs; the cost goes to
+    :func:`~mmtada.generators.make_variants` makes ``num_variants``
+    variants of each with ``generator`` (split across ranks, into the
+    variant cache, reused by later runs; the cost goes to
     ``<work_dir>/tada/generation.json``) and the :class:`TADADataset`
     serves them; the loader's iterator is dropped once so that persistent
     workers see the change.
 
-    Modes: ``'in_run'`` continues training on the augmented data.
-    ``'restart'`` (as the paper) is run by ``tools/train.py``: a first run
-    to ``select_epoch`` writes the selection and stops; a second run from
-    scratch for the full schedule gets ``selection=<path>`` and augments
-    before its first epoch.
+    Restart mode (the paper's protocol) is :func:`mmtada.apis.train`'s:
+    it runs this hook with ``stop_after_selection=True`` to select, then
+    from scratch with ``selection=<path>``.
 
     **Ranks**: statistics are summed across ranks every epoch
     (collective, in ``after_train_epoch``); after generation the ranks
     compare their dataset state digests (collective) and stop if they
-    differ; nothing collective runs in ``before_save_checkpoint`` (rank 0
-    only). The cache folder is test-written in ``before_train``.
+    differ, and rank 0 writes the digest to
+    ``<work_dir>/tada/dataset_state.json``; nothing collective runs in
+    ``before_save_checkpoint`` (rank 0 only). The cache folder is
+    test-written in ``before_train``.
     **Resume**: the statistics, the selection and the hook's settings go
     into ``checkpoint['tada']`` as plain tensors and containers (loadable
     with ``weights_only=True``); on ``--resume`` the dataset state is
@@ -92,23 +73,33 @@ class LearningLagHook(Hook):
     Args:
         select_epoch (int | float, optional): the epoch after which to
             select; a float in (0, 1) is a fraction of ``max_epochs``.
-            Defaults to 5% of the schedule (at least 1).
+            Defaults to None: 5% of the schedule (at least 1).
         rule (str | dict): ``'kmeans'`` (paper), ``'misclassified'``,
-            ``'loss_quantile'``, or a config dict with ``type``.
-        num_variants (int): k, variants per selected sample.
-        generator (dict): generator config, e.g.
-            ``dict(type='mmtada.Upsample')``.
-        mode (str): ``'in_run'`` or ``'restart'``.
+            ``'loss_quantile'``, or a config dict with ``type``. Defaults
+            to ``'kmeans'``.
+        num_variants (int): k, variants per selected sample. Defaults to 5.
+        generator (dict): generator config. Defaults to
+            ``dict(type='mmtada.Upsample')`` (exact copies).
+        stop_after_selection (bool): stop training once selected (the
+            selection run of restart mode). Defaults to False.
         selection (str, optional): apply this selection.json at the start
-            instead of recording (the second run of ``'restart'``).
-        cache_dir (str, optional): variant cache root; defaults to
-            ``<work_dir>/tada/variants``. Must be visible to all ranks.
+            instead of recording (the second run of restart mode). Defaults
+            to None.
+        cache_dir (str, optional): variant cache root, seen by all ranks.
+            Defaults to None: ``<work_dir>/tada/variants``.
         seed (int): generation seed; with the same seed and settings the
-            same variants.
-        record (str): ``'auto'``, ``'train'`` or ``'probe'``.
+            same variants. Defaults to 0.
+        record (str): ``'auto'``, ``'train'`` or ``'probe'``. Defaults to
+            ``'auto'``.
         probe_interval (int): epochs between probes (``record='probe'``).
-        probe_batch_size (int, optional): defaults to the training one.
+            Defaults to 1.
+        probe_batch_size (int, optional): Defaults to None: the training
+            batch size.
         head_path (str): attribute path of the classification head.
+            Defaults to ``'head'``.
+        mode (str): only ``'in_run'`` here; ``'restart'`` is read by
+            :func:`mmtada.apis.train` (``tools/train.py``), which runs
+            the two runs. Defaults to ``'in_run'``.
     """
     priority = 'NORMAL'  # before CheckpointHook: state is synced when saved
 
@@ -117,17 +108,24 @@ class LearningLagHook(Hook):
                  rule: Union[str, dict] = 'kmeans',
                  num_variants: int = 5,
                  generator: dict = dict(type='mmtada.Upsample'),
-                 mode: str = 'in_run',
+                 stop_after_selection: bool = False,
                  selection: Optional[str] = None,
                  cache_dir: Optional[str] = None,
                  seed: int = 0,
                  record: str = 'auto',
                  probe_interval: int = 1,
                  probe_batch_size: Optional[int] = None,
-                 head_path: str = 'head'):
-        if mode not in MODES:
-            raise ValueError(f"LearningLagHook mode must be one of {MODES}, "
-                             f"got '{mode}'.")
+                 head_path: str = 'head',
+                 mode: str = 'in_run'):
+        if mode == 'restart':
+            raise ValueError(
+                "mode='restart' (select, then train from scratch) is two "
+                'runs, which mmtada.apis.train runs: train with '
+                'python tools/train.py CONFIG (or call '
+                "mmtada.apis.train(cfg)), or set mode='in_run'.")
+        if mode != 'in_run':
+            raise ValueError("LearningLagHook mode must be 'in_run' or "
+                             f"'restart', got '{mode}'.")
         if record not in RECORD:
             raise ValueError(f'LearningLagHook record must be one of '
                              f"{RECORD}, got '{record}'.")
@@ -142,7 +140,7 @@ class LearningLagHook(Hook):
                 f"unknown generator {self.generator_cfg.get('type')!r}: use "
                 f'one of {sorted(GENERATORS.module_dict)} (mmtada.<name>).')
         self.num_variants = int(num_variants)
-        self.mode = mode
+        self.stop_after_selection = bool(stop_after_selection)
         self.selection_file = selection
         self.cache_dir = cache_dir
         self.seed = int(seed)
@@ -156,9 +154,8 @@ class LearningLagHook(Hook):
         self.selection: Optional[Selection] = None
         self.generation: dict = {}
         self._resumed: Optional[dict] = None
-        self._captured: Optional[torch.Tensor] = None
-        self._handle = None
-        self._probe = None
+        self._recorder: Optional[HeadRecorder] = None
+        self._probe: Optional[TrainSetProbe] = None
 
     # -- set-up -------------------------------------------------------------
     def signature(self) -> dict:
@@ -167,7 +164,11 @@ class LearningLagHook(Hook):
             rule=self.rule_name, rule_cfg=self.rule.config(),
             num_variants=self.num_variants,
             generator=self.generator_cfg, seed=self.seed,
-            select_epoch=self.select_epoch, mode=self.mode)
+            select_epoch=self.select_epoch)
+
+    def cache_root(self, work_dir: str) -> str:
+        """The variant cache root of a run in ``work_dir``."""
+        return self.cache_dir or RunLayout(work_dir).variants
 
     def _resolve_select_epoch(self, max_epochs: int) -> int:
         arg = self._select_epoch_arg
@@ -184,51 +185,50 @@ class LearningLagHook(Hook):
                 '(about 5-10% of the schedule, as the paper).')
         return epoch
 
-    def _work(self, runner, *parts) -> str:
-        return osp.join(runner.work_dir, 'tada', *parts)
-
-    def _cache_root(self, runner) -> str:
-        return self.cache_dir or self._work(runner, 'variants')
-
     def before_train(self, runner) -> None:
+        """Check the setup; restore a resumed run's state or apply a given
+        selection (then augment before the first epoch), else start
+        recording. Fails before any training step on a bad setup or an
+        unwritable cache."""
         if not isinstance(runner.train_loop, EpochBasedTrainLoop):
             raise TypeError(
                 'LearningLagHook needs an epoch-based loop: set '
                 'train_cfg = dict(by_epoch=True, max_epochs=...).')
+        self.layout = RunLayout(runner.work_dir)
         self.dataset = find_tada_dataset(runner.train_dataloader.dataset)
         self.dataset.full_init()
         self.select_epoch = self._resolve_select_epoch(runner.max_epochs)
         self._setup(runner)
-        check_writable(self._cache_root(runner))
+        check_writable(self.cache_root(runner.work_dir))
         if self._resumed is not None:
-            self._restore(runner, self._resumed)
+            self._restore(self._resumed)
             self._resumed = None
         elif self.selection_file is not None:
             selection = Selection.load(self.selection_file)
             self._check_dataset(selection, self.selection_file)
             self.selection = selection
-            selection.dump(self._work(runner, 'selection.json'))
+            selection.dump(self.layout.selection)
             print_log(selection.summary(), logger='current')
         if self.selection is None:
             if self._records(runner) == 'train':
-                self._attach(runner)
-        elif self.mode == 'restart' and self.selection_file is None:
-            # The selection run of restart mode had already selected.
-            runner.train_loop.stop_training = True
+                self._recorder = HeadRecorder(self._head(runner),
+                                              self.head_path)
+        elif self.stop_after_selection:
+            runner.train_loop.stop_training = True  # selected before resume
         else:
             self._augment(runner)
 
     def _setup(self, runner) -> None:
         """Check the model against the data; make the empty statistics."""
-        self.labels = torch.from_numpy(self.dataset.base_gt_labels())
-        classes = self.dataset.CLASSES
+        reader = self.dataset.reader
+        self.labels = torch.from_numpy(reader.gt_labels())
+        classes = reader.classes
         num_classes = len(classes) if classes else int(self.labels.max()) + 1
         head = self._head(runner, required=self._records(runner) == 'train')
         head_classes = getattr(head, 'num_classes', num_classes)
         if head_classes != num_classes:
-            raise ValueError(self._class_count_error(head_classes,
-                                                     num_classes))
-        self.stats = LagStats(self.dataset.num_base, num_classes)
+            raise ValueError(class_count_error(head_classes, num_classes))
+        self.stats = LagStats(len(reader), num_classes)
 
     @staticmethod
     def _model(runner):
@@ -254,57 +254,22 @@ class LearningLagHook(Hook):
             module = getattr(module, name)
         return module
 
-    @staticmethod
-    def _class_count_error(model_classes: int, data_classes: int) -> str:
-        return (f'the model outputs {model_classes} classes but the dataset '
-                f'has {data_classes}: set num_classes of the head and of the '
-                'data preprocessor to the number of classes of the dataset.')
-
-    def _attach(self, runner) -> None:
-        head = self._head(runner)
-
-        def capture(module, args, output):
-            if module.training:
-                self._captured = output.detach()
-
-        self._handle = head.register_forward_hook(capture)
-
-    def _detach(self) -> None:
-        if self._handle is not None:
-            self._handle.remove()
-            self._handle = None
-        self._captured = None
+    def _stop_recording(self) -> None:
+        if self._recorder is not None:
+            self._recorder.remove()
+            self._recorder = None
 
     # -- recording ----------------------------------------------------------
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
-        if self._handle is None or self._captured is None:
-            return
-        logits, self._captured = self._captured, None
-        samples = data_batch['data_samples']
-        if logits.dim() != 2 or len(logits) != len(samples):
-            raise RuntimeError(
-                f"LearningLagHook: '{self.head_path}' gave outputs of shape "
-                f'{tuple(logits.shape)} for {len(samples)} samples; point '
-                "head_path at the module whose output is (batch, classes), "
-                "or use record='probe'.")
-        if logits.shape[1] != self.stats.num_classes:
-            raise ValueError(self._class_count_error(
-                logits.shape[1], self.stats.num_classes))
-        keep = [not s.metainfo.get('is_synthetic', False) for s in samples]
-        if not any(keep):
-            return
-        keep_t = torch.tensor(keep, device=logits.device)
-        idx = torch.tensor([
-            s.metainfo.get('source_idx', s.metainfo['sample_idx'])
-            for s, k in zip(samples, keep) if k
-        ])
-        labels = torch.cat(
-            [s.gt_label.view(-1)[:1] for s, k in zip(samples, keep) if k])
-        self.stats.update(idx, F.log_softmax(logits[keep_t].float(), 1),
-                          labels)
+        """Add the batch's training outputs to the statistics
+        (``record='train'``, until the selection)."""
+        if self._recorder is not None:
+            self._recorder.consume(data_batch['data_samples'], self.stats)
 
     def after_train_epoch(self, runner) -> None:
+        """Probe if due, reduce the epoch's statistics across ranks
+        (collective), and select at ``select_epoch``."""
         if self.selection is not None:
             return
         epoch = runner.epoch + 1  # epochs completed
@@ -330,16 +295,17 @@ class LearningLagHook(Hook):
 
     # -- selection and augmentation ------------------------------------------
     def _make_selection(self, epoch: int) -> Selection:
+        reader = self.dataset.reader
         return select_samples(
             self.rule, self.rule_name, self.stats.latest(self.labels),
-            self.dataset.CLASSES, epoch, self.dataset.fingerprint())
+            reader.classes, epoch, reader.fingerprint())
 
     def _select(self, runner, epoch: int) -> None:
-        self._detach()
+        self._stop_recording()
         payload = [None]
         if dist.is_main_process():
             selection = self._make_selection(epoch)
-            selection.dump(self._work(runner, 'selection.json'))
+            selection.dump(self.layout.selection)
             payload = [selection.to_dict()]
             chosen = np.zeros(selection.num_samples, bool)
             chosen[selection.indices] = True
@@ -356,50 +322,34 @@ class LearningLagHook(Hook):
                 'TADA: the rule selected no sample, so nothing is augmented '
                 '(the model may already fit every sample at this epoch: try '
                 'an earlier select_epoch).', logger='current', level=30)
-        if self.mode == 'restart':
+        if self.stop_after_selection:
             print_log(
-                'TADA restart mode: selection written to '
-                f"{self._work(runner, 'selection.json')}; stopping this run. "
-                'The training from scratch on the augmented data runs with '
-                'that selection (tools/train.py does it).',
+                f'TADA: selection written to {self.layout.selection}; '
+                'stopping this run (the selection run of restart mode).',
                 logger='current')
             runner.train_loop.stop_training = True
             return
         self._augment(runner)
 
     def _augment(self, runner) -> None:
-        # Built here and released after: diffusion weights must not hold
-        # GPU memory through training.
-        generator = GENERATORS.build(copy.deepcopy(self.generator_cfg))
-        cache = VariantCache.for_run(self._cache_root(runner), self.dataset,
-                                     generator, self.seed)
-        self.generation = generate_variants(
-            generator, cache, self.dataset, self.selection.indices,
-            self.num_variants, self.seed)
-        del generator
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-        print_log(
-            f"TADA generation: {self.generation['total']} variants "
-            f"({self.generation['generated']} made, "
-            f"{self.generation['reused']} reused) in "
-            f"{self.generation['seconds']:.1f}s, cache {cache.dir}",
-            logger='current')
-        if dist.is_main_process():
-            self._record_generation(runner, cache)
-            if self.selection.indices:
-                runner.visualizer.add_image(
-                    'tada_hard_examples', selection_grid(
-                        self.dataset, cache, self.selection,
-                        self.num_variants), step=self.selection.epoch)
-        self.dataset.set_variants(
-            cache, variant_pairs(self.selection.indices, self.num_variants))
+        made = make_variants(
+            self.generator_cfg, self.dataset.reader, self.selection.indices,
+            self.num_variants, self.seed, self.cache_root(runner.work_dir),
+            record=self.layout.generation)
+        self.generation = made.counts
+        if dist.is_main_process() and self.selection.indices:
+            runner.visualizer.add_image(
+                'tada_hard_examples', selection_grid(
+                    self.dataset.reader, made.cache, self.selection,
+                    self.num_variants), step=self.selection.epoch)
+        self.dataset.set_variants(made.cache, made.pairs)
         self._check_same_state()
         # Persistent workers hold a copy of the dataset: restart them once.
         runner.train_dataloader._iterator = None
 
     def _check_same_state(self) -> None:
-        """Collective: every rank must now serve the same data."""
+        """Collective: every rank must now serve the same data; rank 0
+        writes the digest to ``dataset_state.json``."""
         digests = dist.all_gather_object(self.dataset.state_digest())
         if len(set(digests)) > 1:
             raise RuntimeError(
@@ -409,37 +359,18 @@ class LearningLagHook(Hook):
                 'several machines, a shared file system).')
         print_log(f'TADA dataset state {digests[0][:16]} on {len(digests)} '
                   'rank(s)', logger='current')
-
-    def _record_generation(self, runner, cache) -> None:
-        """``<work_dir>/tada/generation.json``: what this run's variants
-        cost, summed over the runs of one work dir (a resumed run adds
-        what it made)."""
-        path = self._work(runner, 'generation.json')
-        record = dict(cache=cache.dir, settings=cache.settings,
-                      selected=len(self.selection.indices),
-                      num_variants=self.num_variants,
-                      total=self.generation['total'], generated=0,
-                      seconds=0.0)
-        if osp.exists(path):
-            with open(path) as f:
-                old = json.load(f)
-            if old.get('cache') == cache.dir:
-                if not self.generation['generated']:
-                    return  # all reused: the record stands
-                record.update(generated=old['generated'],
-                              seconds=old['seconds'])
-        record['generated'] += self.generation['generated']
-        record['seconds'] += self.generation['seconds']
-        atomic_write_bytes(path, json.dumps(record, indent=1,
-                                            default=str).encode())
+        if dist.is_main_process():
+            atomic_write_json(self.layout.dataset_state,
+                              dict(digest=digests[0], ranks=len(digests)))
 
     def _check_dataset(self, selection: Selection, source: str) -> None:
-        selection.check_dataset(self.dataset.fingerprint(),
-                                self.dataset.num_base, source)
+        reader = self.dataset.reader
+        selection.check_dataset(reader.fingerprint(), len(reader), source)
 
     # -- checkpoint ----------------------------------------------------------
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Rank 0 only (Runner.save_checkpoint is master_only): no collectives.
+        """Put the TADA state into ``checkpoint['tada']`` (rank 0 only:
+        ``Runner.save_checkpoint`` is master-only, so no collectives)."""
         checkpoint['tada'] = dict(
             version=STATE_VERSION,
             signature=self.signature(),
@@ -448,11 +379,12 @@ class LearningLagHook(Hook):
             generation=dict(self.generation))
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        # Runs on all ranks inside load_or_resume, before before_train.
+        """Keep a resumed run's TADA state for ``before_train`` (every
+        rank, inside ``load_or_resume``; ``load_from`` brings none)."""
         if runner._resume and 'tada' in checkpoint:
             self._resumed = checkpoint['tada']
 
-    def _restore(self, runner, state: dict) -> None:
+    def _restore(self, state: dict) -> None:
         if state.get('version') != STATE_VERSION:
             raise ValueError(
                 f"checkpoint TADA state version {state.get('version')} is "

@@ -73,8 +73,8 @@ def test_faster_rcnn_selects_and_trains_on_box_valid_variants(
     assert ds.has_variants and len(ds.variants) == 2 * len(chosen)
     for source, variant in ds.variants:
         img = ds._cache.read(source, variant)
-        src = ds.source_image(source)
-        ann = ds.source_annotation(source)
+        src = ds.reader.source_image(source)
+        ann = ds.reader.source_annotation(source)
         assert img.shape == src.shape
         inside = layout_mask(src.shape, ann['bboxes'], 0.1, 2)
         assert np.array_equal(img[inside], src[inside])  # boxes still hold

@@ -5,12 +5,15 @@ import glob
 import json
 import os
 import os.path as osp
-import re
 
 import numpy as np
-from conftest import run_log, train_cli
+import pytest
+from conftest import train_cli
 
 from mmtada.generators import variant_pairs
+from mmtada.utils import RunLayout
+
+pytestmark = pytest.mark.slow
 
 
 def selection(work):
@@ -18,10 +21,11 @@ def selection(work):
 
 
 def state_digest(work):
-    found = re.findall(r'TADA dataset state (\w+) on (\d+) rank', run_log(
-        work))
-    assert found, 'the run logged no dataset state'
-    return found[-1]
+    """(digest, ranks) of the data the run served, as its hook wrote them
+    to ``tada/dataset_state.json``."""
+    with open(RunLayout(work).dataset_state) as f:
+        state = json.load(f)
+    return state['digest'], state['ranks']
 
 
 def manifests(cache_root):
@@ -67,7 +71,7 @@ def test_classification_two_processes_match_one(tmp_path, cls_cfg,
     assert sorted(listed) == sorted(pairs)
     # every rank serves the same data, and it is the one-process data
     assert state_digest(tmp_path / 'two') == (
-        state_digest(tmp_path / 'one')[0], '2')
+        state_digest(tmp_path / 'one')[0], 2)
 
     # Uneven work: delete rank 0's share of a finished cache; rank 0
     # makes it again while rank 1 has nothing to do. Nobody hangs, and
@@ -121,4 +125,4 @@ def test_detection_two_processes_match_one(tmp_path, det_cfg,
     assert sorted(p for lines in made.values() for p in lines) == pairs
     assert len(made) == 2
     assert state_digest(tmp_path / 'two') == (
-        state_digest(tmp_path / 'one')[0], '2')
+        state_digest(tmp_path / 'one')[0], 2)

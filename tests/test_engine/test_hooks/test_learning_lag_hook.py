@@ -12,6 +12,7 @@ from mmtada.datasets import TADADataset
 from mmtada.engine.hooks import LearningLagHook
 from mmtada.generators import BaseGenerator
 from mmtada.registry import HOOKS
+from mmtada.selection import Selection
 
 
 def lag_hook(runner) -> LearningLagHook:
@@ -24,8 +25,8 @@ def test_before_train_sets_up_and_validates(cls_cfg):
     hook.before_train(runner)
     assert hook.select_epoch == 1  # 5% of 20
     assert hook.stats.num_samples == 96 and hook.stats.num_classes == 10
-    assert hook._handle is not None  # recording on the training forward
-    hook._detach()
+    assert hook._recorder is not None  # recording on the training forward
+    hook._stop_recording()
     runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=4))
     with pytest.raises(ValueError,
                        match=r'select_epoch=4 .* \[1, max_epochs\]'):
@@ -70,7 +71,7 @@ def test_after_train_iter_records_the_training_forward(cls_cfg):
             assert hook.stats.correct[0, i] == float(lg.argmax() == y)
     assert torch.isnan(hook.stats.loss[0]).sum() == 96 - len(
         {m['source_idx'] for m in meta})
-    assert hook._captured is None  # consumed
+    assert hook._recorder._captured is None  # consumed
 
 
 def test_wrong_class_count_is_a_clear_error(cls_cfg):
@@ -78,7 +79,7 @@ def test_wrong_class_count_is_a_clear_error(cls_cfg):
     cfg.model.head.num_classes = 7
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match="num_classes"):
-        runner.train()
+        lag_hook(runner).before_train(runner)
 
 
 def test_selection_generation_and_serving(cls_cfg):
@@ -183,11 +184,20 @@ def test_resume_after_selection_restores_the_dataset(cls_cfg, tmp_path):
 
 
 def test_resume_with_other_settings_is_refused(cls_cfg):
-    Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1)).train()
-    cfg = cls_cfg(max_epochs=3, select_epoch=1, num_variants=3)
-    cfg.resume = True
-    with pytest.raises(ValueError, match=r"num_variants"):
-        Runner.from_cfg(cfg).train()
+    # The checkpoint's TADA state, as a run with num_variants=2 saved it.
+    runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=1,
+                                     num_variants=3))
+    hook = lag_hook(runner)
+    saved = HOOKS.build(dict(type='mmtada.LearningLagHook', select_epoch=1,
+                             rule='loss_quantile', num_variants=2))
+    saved.select_epoch = 1
+    checkpoint = {}
+    saved.before_save_checkpoint(runner, checkpoint)
+    runner._resume = True
+    hook.after_load_checkpoint(runner, checkpoint)
+    with pytest.raises(ValueError, match=r"differ from the checkpoint's in "
+                       r"\['num_variants'\]"):
+        hook.before_train(runner)
 
 
 def test_shared_cache_dir_is_reused_by_a_later_run(cls_cfg, tmp_path):
@@ -219,7 +229,7 @@ def test_probe_records_when_batch_augments_hide_labels(cls_cfg):
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = lag_hook(runner)
-    assert hook._handle is None and hook._probe is not None
+    assert hook._recorder is None and hook._probe is not None
     assert not torch.isnan(hook.stats.loss[-1]).any()  # every sample probed
     assert hook.selection is not None and hook.selection.indices
 
@@ -272,13 +282,24 @@ def test_read_only_cache_dir_fails_before_training(cls_cfg, tmpfs):
 
 
 def test_selection_file_of_another_dataset_is_refused(cls_cfg, tmp_path):
-    first = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1))
-    first.train()
-    path = osp.join(first.work_dir, 'tada', 'selection.json')
-    cfg = cls_cfg(num_samples=80, num_slots=40, selection=path,
-                  work_dir=tmp_path / 'other')
+    # A selection made on the first 96 digits, applied to the first 80.
+    made_on = TADADataset(dict(type='mmtada.Digits', split='train',
+                               indices=96, pipeline=[]), num_slots=0)
+    path = str(tmp_path / 'selection.json')
+    Selection(rule='loss_quantile', epoch=1, indices=[3, 90], num_samples=96,
+              per_class_counts={}, per_class_totals={}, scores=[0.0] * 96,
+              dataset=made_on.reader.fingerprint()).dump(path)
+    runner = Runner.from_cfg(cls_cfg(num_samples=80, num_slots=40,
+                                     selection=path))
     with pytest.raises(ValueError, match='made on another dataset'):
-        Runner.from_cfg(cfg).train()
+        lag_hook(runner).before_train(runner)
+
+
+def test_restart_mode_outside_apis_train_names_the_command(cls_cfg):
+    with pytest.raises(ValueError, match='python tools/train.py CONFIG'):
+        LearningLagHook(mode='restart')
+    with pytest.raises(ValueError, match="mode must be 'in_run' or"):
+        LearningLagHook(mode='twice')
 
 
 def test_checkpoint_state_loads_with_weights_only(cls_cfg, tmp_path,

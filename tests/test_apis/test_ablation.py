@@ -1,0 +1,74 @@
+"""The pure functions behind tools/ablate.py."""
+import json
+import math
+import os
+
+import pytest
+from conftest import tiny_cls_cfg
+
+from mmtada.apis import find_lag_hook, tada_wrapper_parent
+from mmtada.apis.ablation import (arm_config, read_metric, summarize,
+                                  table_csv, table_markdown)
+
+
+def test_arm_configs_keep_schedule_and_differ_where_the_arm_says(tmp_path):
+    cfg = tiny_cls_cfg(tmp_path, max_epochs=4)
+    base = arm_config(cfg, 'baseline', 1, 'C')
+    assert find_lag_hook(base) is None and tada_wrapper_parent(base) is None
+    assert base.randomness.seed == 1 and base.train_cfg.val_interval == 4
+    useful = find_lag_hook(arm_config(cfg, 'useful', 0, 'C'))
+    assert useful.generator == dict(type='mmtada.Upsample')
+    assert useful.cache_dir == os.path.join('C', 'copies')
+    tada = find_lag_hook(arm_config(cfg, 'tada', 0, 'C'))
+    assert tada.cache_dir == os.path.join('C', 'diffusion')
+    everything = arm_config(cfg, 'all', 0, 'C')
+    assert find_lag_hook(everything).rule == dict(type='all')
+    wrapper = tada_wrapper_parent(everything).dataset
+    assert wrapper.num_slots is None and wrapper.slot_ratio == 2.0
+    rand = find_lag_hook(arm_config(cfg, 'random', 3, 'C', random_num=17))
+    assert rand.rule == dict(type='random', num=17, seed=3)
+    assert 'generator' not in find_lag_hook(cfg)  # the input is unchanged
+    with pytest.raises(ValueError, match='run the tada arm first'):
+        arm_config(cfg, 'random', 0, 'C')
+    with pytest.raises(ValueError, match='unknown arm'):
+        arm_config(cfg, 'copies', 0, 'C')
+
+
+def test_read_metric_takes_the_last_value_of_the_last_run(tmp_path):
+    for stamp, values in (('20260101_000000', [10.0, 20.0]),
+                          ('20260102_000000', [30.0])):
+        folder = tmp_path / stamp / 'vis_data'
+        folder.mkdir(parents=True)
+        with open(folder / 'scalars.json', 'w') as f:
+            for v in values:
+                f.write(json.dumps({'accuracy/top1': v, 'step': 1}) + '\n')
+            f.write(json.dumps({'loss': 1.0}) + '\n')
+        os.utime(folder / 'scalars.json', (0, int(stamp[:8])))  # order
+    assert read_metric(str(tmp_path), 'accuracy/top1') == 30.0
+    assert read_metric(str(tmp_path), 'coco/bbox_mAP') is None
+
+
+def run(arm, metric, total=0, generated=0, seconds=0.0, key='A'):
+    gen = dict(total=total, generated=generated, seconds=seconds,
+               settings=dict(g=key)) if total else None
+    return dict(arm=arm, metric=metric, seconds=100.0, generation=gen)
+
+
+def test_summary_costs_variants_at_the_rate_where_they_were_made():
+    rows = summarize([
+        run('baseline', 50.0), run('baseline', 52.0),
+        # seed 0 made 100 variants in 50 s; seed 1 found them cached
+        run('tada', 55.0, 100, 100, 50.0), run('tada', 57.0, 100, 0, 0.0),
+        run('useful', 54.0, 100, 100, 0.5, key='copies')])
+    by = {r['arm']: r for r in rows}
+    assert [r['arm'] for r in rows] == ['baseline', 'useful', 'tada']
+    assert by['baseline']['mean'] == 51.0
+    assert by['baseline']['std'] == pytest.approx(math.sqrt(2))
+    assert by['tada']['generation_s'] == pytest.approx(50.0)  # 100 x 0.5 s
+    assert by['tada']['variants'] == 100
+    assert by['useful']['std'] == 0.0 and by['useful']['runs'] == 1
+    md = table_markdown(rows, 'top-1')
+    assert md.count('\n') == 5 and '| tada |' in md and '56.00 ± 1.41' in md
+    csv = table_csv(rows).splitlines()
+    assert csv[0] == 'arm,runs,mean,std,variants,generation_s,train_s'
+    assert csv[1].startswith('baseline,2,51.0000,1.4142')
