@@ -3,17 +3,10 @@
 # `classes.txt`, e.g. a CIFAR-10 subset:
 #   DATA_ROOT=/path/to/cifar10-subset python tools/train.py \
 #       configs/tada_resnet18_imagefolder.py
-_base_ = 'mmpretrain::resnet/resnet18_8xb16_cifar10.py'
-custom_imports = dict(imports=['mmtada'], allow_failed_imports=False)
-
+_base_ = [
+    'mmpretrain::resnet/resnet18_8xb16_cifar10.py', './_base_/tada_cls.py'
+]
 data_root = '{{$DATA_ROOT:data/cifar10-subset}}'
-
-# ======================== TADA: modified parameters ========================
-tada_mode = 'in_run'
-select_epoch = 8
-num_variants = 5
-expected_fraction = 0.35
-generator = dict(type='mmtada.Upsample')
 
 # ======================== Data: image files ================================
 # Files are read as BGR by LoadImageFromFile: convert to RGB in the model.
@@ -42,11 +35,9 @@ image_folder = dict(
 train_dataloader = dict(
     dataset=dict(
         _delete_=True,
-        type='mmtada.TADADataset',
+        **_base_.tada_dataset,
         dataset=dict(
-            image_folder, ann_file='train.txt', pipeline=train_pipeline),
-        slot_ratio=expected_fraction * num_variants,
-        mode='add'))
+            image_folder, ann_file='train.txt', pipeline=train_pipeline)))
 val_dataloader = dict(
     dataset=dict(
         _delete_=True,
@@ -55,11 +46,5 @@ val_dataloader = dict(
         pipeline=test_pipeline))
 test_dataloader = val_dataloader
 custom_hooks = _base_.get('custom_hooks', []) + [
-    dict(
-        type='mmtada.LearningLagHook',
-        select_epoch=select_epoch,
-        rule='kmeans',
-        num_variants=num_variants,
-        generator=generator,
-        mode=tada_mode),
+    dict(_base_.tada_hook, select_epoch=8)
 ]

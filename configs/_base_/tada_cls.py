@@ -1,0 +1,31 @@
+# TADA for any mmpretrain classifier. Inherit it beside the classifier's
+# config, then wrap the training set and append the hook in your config
+# (see configs/tada_resnet18_cifar10.py):
+#
+#   _base_ = ['mmpretrain::<classifier config>', './_base_/tada_cls.py']
+#   train_dataloader = dict(dataset=dict(
+#       _delete_=True, **_base_.tada_dataset,
+#       dataset=_base_.train_dataloader.dataset))
+#   custom_hooks = _base_.get('custom_hooks', []) + [_base_.tada_hook]
+#
+# Change a setting there with dict(_base_.tada_hook, select_epoch=8).
+# (An mmengine config cannot append to a base's list: hence the last line.
+# configs/tada_resnet18_cifar10_lazy.py does the same in the pure-Python
+# config style, where custom_hooks.append(...) is one line.)
+custom_imports = dict(imports=['mmtada'], allow_failed_imports=False)
+
+# Exact copies (the USEFUL baseline); for diffusion variants see the README:
+# dict(type='mmtada.PixelSDEdit', weights=..., strength=0.5) or LatentSDEdit.
+tada_generator = dict(type='mmtada.Upsample')
+
+tada_hook = dict(
+    type='mmtada.LearningLagHook',
+    select_epoch=None,       # default: 5% of the schedule (paper: 5-10%)
+    rule='kmeans',           # per class 2-means on the outputs (paper)
+    num_variants=5,          # k, variants per selected sample (paper: ~5)
+    generator=tada_generator,
+    mode='in_run')           # or 'restart': select, retrain from scratch
+
+# Synthetic capacity: expected selected fraction (paper: 30-40%) x k.
+tada_dataset = dict(type='mmtada.TADADataset', slot_ratio=0.35 * 5,
+                    mode='add')
