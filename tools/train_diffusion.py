@@ -4,20 +4,30 @@ public model fits): class-conditional for classification; unconditional on
 whole images letterboxed to the resolution (as BoxPreservingSDEdit shows
 them) for detection.
 
-    python tools/train_diffusion.py CONFIG --work-dir DIR [--steps 20000]
-        [--batch-size 128] [--resolution R] [--channels 64,128,256]
-        [--resume] [--cfg-options k=v ...]
+    python tools/train_diffusion.py CONFIG --work-dir DIR
+        [--steps 20000 | --minutes M] [--batch-size 128] [--resolution R]
+        [--channels 64,128,256] [--max-strength S] [--prediction epsilon|v]
+        [--min-snr-gamma G] [--precision auto|fp32|bf16] [--resume]
+        [--cfg-options k=v ...]
+
+The model is trained where SDEdit uses it: ``--max-strength S`` draws the
+noise levels from t < S * T only (SDEdit at strength s never starts above
+s * T; set S to the largest strength you will edit with). Grey datasets
+(every channel equal) are detected and trained on one channel (the saved
+UNet has ``in_channels=1``; PixelSDEdit returns equal channels).
 
 Writes ``DIR/pipeline`` (``DDPMPipeline.save_pretrained``: the EMA UNet and
-its scheduler; give it to ``PixelSDEdit(weights=...)``) and
-``DIR/train_state.pth`` (model, EMA, optimizer, step) every
-``--save-interval`` steps, both atomically; ``--resume`` continues from the
-state. One process; the data are read through the config's own dataset
-(the one TADADataset wraps), with random horizontal flips.
+its scheduler with the prediction type; give it to
+``PixelSDEdit(weights=...)``), ``DIR/train_state.pth`` (model, EMA,
+optimizer, step, seconds) every ``--save-interval`` steps and at the end
+(step budget or ``--minutes`` of training, counted over resumed runs),
+both atomically, and ``DIR/training.json`` (the settings, steps, seconds);
+``--resume`` continues from the state. One process; the data are read
+through the config's own dataset (the one TADADataset wraps), with random
+horizontal flips.
 """
 import argparse
 import copy
-import math
 import os
 import os.path as osp
 import shutil
@@ -26,13 +36,16 @@ import time
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 import numpy as np
 import torch
-import torch.nn.functional as F
 from mmengine.config import Config, DictAction
 
 from mmtada.apis import build_sample_reader
-from mmtada.datasets import SampleReader
-from mmtada.generators.image_io import letterbox, to_model
-from mmtada.utils import atomic_path, replace_dir
+from mmtada.generators.diffusion_training import (PREDICTIONS, TrainImages,
+                                                  build_unet, check_resolution,
+                                                  diffusion_loss,
+                                                  is_grayscale,
+                                                  sample_timesteps,
+                                                  valid_resolution)
+from mmtada.utils import atomic_path, atomic_write_json, replace_dir
 
 
 def parse_args():
@@ -40,14 +53,30 @@ def parse_args():
     p.add_argument('config')
     p.add_argument('--work-dir', required=True)
     p.add_argument('--steps', type=int, default=20000)
+    p.add_argument('--minutes', type=float,
+                   help='wall-time budget of training (over resumed runs); '
+                   'ends and saves at whichever of it and --steps comes first')
     p.add_argument('--batch-size', type=int, default=128)
     p.add_argument('--lr', type=float, default=2e-4)
     p.add_argument('--warmup', type=int, default=500)
     p.add_argument('--resolution', type=int,
-                   help='model resolution (default: the first image size; '
+                   help='model resolution (default: the longer image side '
+                   'rounded up to a multiple the UNet halves to, at most 64; '
                    'detection: 64)')
     p.add_argument('--channels', default='64,128,256',
                    help='UNet block widths; attention in the last two')
+    p.add_argument('--max-strength', type=float, default=1.0,
+                   help='train the noise levels t < S * T only')
+    p.add_argument('--prediction', choices=['epsilon', 'v'],
+                   default='epsilon', help='the UNet\'s target')
+    p.add_argument('--min-snr-gamma', type=float,
+                   help='Min-SNR-gamma loss weighting (e.g. 5)')
+    p.add_argument('--grayscale', choices=['auto', 'yes', 'no'],
+                   default='auto', help='one channel (auto: if the data are '
+                   'grey)')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'bf16'],
+                   default='auto', help='autocast of the forward; auto: bf16 '
+                   'on CUDA, fp32 on CPU')
     p.add_argument('--ema-decay', type=float, default=0.999,
                    help='EMA decay, reached after a warm-up of '
                    '(1 + step) / (10 + step)')
@@ -60,42 +89,14 @@ def parse_args():
     return p.parse_args()
 
 
-class TrainImages(torch.utils.data.Dataset):
-    """(image in [-1, 1] at the model resolution, label) of each base
-    training sample, flipped at random; detection images are letterboxed
-    and get label -1 (unconditional)."""
-
-    def __init__(self, reader: SampleReader, resolution: int):
-        self.reader = reader
-        self.resolution = resolution
-        self.detection = reader.is_detection
-        self.labels = None if self.detection else reader.gt_labels()
-
-    def __len__(self):
-        return len(self.reader)
-
-    def __getitem__(self, i):
-        img = self.reader.source_image(i)
-        if self.detection:
-            img = letterbox(img, self.resolution)[0]
-        x = to_model([img], self.resolution, 'cpu', torch.float32)[0]
-        if np.random.random() < 0.5:
-            x = x.flip(-1)
-        return x, -1 if self.detection else int(self.labels[i])
-
-
-def build_unet(resolution, channels, num_classes):
-    from diffusers import UNet2DModel
-    n = len(channels)
-    down = ['DownBlock2D'] * (n - 2) + ['AttnDownBlock2D'] * min(2, n - 1)
-    down = (['DownBlock2D'] + down)[-n:]
-    up = [b.replace('Down', 'Up') for b in reversed(down)]
-    return UNet2DModel(
-        sample_size=resolution, in_channels=3, out_channels=3,
-        block_out_channels=tuple(channels), layers_per_block=2,
-        down_block_types=tuple(down), up_block_types=tuple(up),
-        num_class_embeds=num_classes, dropout=0.1,
-        norm_num_groups=math.gcd(32, *channels))
+def autocast_dtype(precision: str, device: torch.device):
+    """bf16 autocast on CUDA; fp32 on CPU, where bf16 autocast (and
+    channels_last, torch.compile) measured slower than fp32 eager even with
+    native bf16 (tools/benchmark/diffusion_training.py: 0.88x at batch 32,
+    0.92x at 64 on 2 AVX512-BF16 cores)."""
+    if precision == 'auto':
+        return torch.bfloat16 if device.type == 'cuda' else None
+    return torch.bfloat16 if precision == 'bf16' else None
 
 
 def save_pipeline(ema, scheduler, folder):
@@ -120,52 +121,77 @@ def main():
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
     reader = build_sample_reader(cfg)
     detection = reader.is_detection
-    resolution = args.resolution or (
-        64 if detection else reader.source_image(0).shape[0])
     channels = [int(c) for c in args.channels.split(',')]
+    if args.resolution:
+        check_resolution(args.resolution, len(channels))
+        resolution = args.resolution
+    else:
+        resolution = 64 if detection else valid_resolution(
+            max(reader.source_image(0).shape[:2]), len(channels))
+    grayscale = args.grayscale == 'yes' or (
+        args.grayscale == 'auto' and is_grayscale(reader))
     num_classes = None if detection else len(reader.classes or []) or int(
         reader.gt_labels().max()) + 1
+    prediction = 'epsilon' if args.prediction == 'epsilon' \
+        else 'v_prediction'
+    assert prediction in PREDICTIONS
+    dtype = autocast_dtype(args.precision, device)
     os.makedirs(args.work_dir, exist_ok=True)
     state_path = osp.join(args.work_dir, 'train_state.pth')
-    unet = build_unet(resolution, channels, num_classes).to(device)
+    unet = build_unet(resolution, channels, num_classes,
+                      1 if grayscale else 3).to(device)
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
-    scheduler = DDPMScheduler(num_train_timesteps=1000)
+    scheduler = DDPMScheduler(num_train_timesteps=1000,
+                              prediction_type=prediction)
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
-    step = 0
+    step, spent = 0, 0.0
     if args.resume and osp.exists(state_path):
         state = torch.load(state_path, map_location=device, weights_only=True)
         unet.load_state_dict(state['model'])
         ema.load_state_dict(state['ema'])
         opt.load_state_dict(state['optimizer'])
-        step = int(state['step'])
+        step, spent = int(state['step']), float(state.get('seconds', 0.0))
         torch.manual_seed(args.seed + step)
         np.random.seed(args.seed + step)
-        print(f'resumed from step {step}')
+        print(f'resumed from step {step} ({spent / 60:.1f} min trained)')
     loader = torch.utils.data.DataLoader(
-        TrainImages(reader, resolution), batch_size=args.batch_size,
-        shuffle=True, drop_last=len(reader) >= args.batch_size,
+        TrainImages(reader, resolution, grayscale),
+        batch_size=args.batch_size, shuffle=True,
+        drop_last=len(reader) >= args.batch_size,
         num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
-    amp = device.type == 'cuda'
     alphas = scheduler.alphas_cumprod.to(device)
     params = sum(p.numel() for p in unet.parameters())
+    budget = args.minutes * 60 if args.minutes else float('inf')
     print(f'{len(reader)} images, '
           f"{'unconditional' if detection else f'{num_classes} classes'}, "
-          f'{resolution}px, '
-          f'UNet {params / 1e6:.1f}M params, {device}')
+          f"{resolution}px{', grey' if grayscale else ''}, "
+          f'UNet {params / 1e6:.1f}M params, {device}, '
+          f"{'bf16' if dtype else 'fp32'}, t < {args.max_strength:g}T, "
+          f'{prediction}, min-SNR {args.min_snr_gamma}')
+
+    def save():
+        with atomic_path(state_path) as tmp:
+            torch.save(dict(model=unet.state_dict(), ema=ema.state_dict(),
+                            optimizer=opt.state_dict(), step=step,
+                            seconds=spent), tmp)
+        save_pipeline(ema, scheduler, osp.join(args.work_dir, 'pipeline'))
+        atomic_write_json(osp.join(args.work_dir, 'training.json'), dict(
+            vars(args), steps_done=step, seconds=round(spent, 1),
+            resolution=resolution, grayscale=grayscale,
+            prediction_type=prediction, autocast=str(dtype)), indent=1)
+
     bar = tqdm(total=args.steps, initial=step, unit='step', smoothing=0.05)
-    start, seen = time.perf_counter(), 0
+    start, seen, last = time.perf_counter(), 0, time.perf_counter()
     unet.train()
-    while step < args.steps:
+    done = step >= args.steps or spent >= budget
+    while not done:
         for x, y in loader:
             x, y = x.to(device), y.to(device)
-            noise = torch.randn_like(x)
-            t = torch.randint(0, 1000, (len(x), ), device=device)
-            a = alphas[t].view(-1, 1, 1, 1)
-            noisy = a.sqrt() * x + (1 - a).sqrt() * noise
-            with torch.autocast(device.type, torch.bfloat16, enabled=amp):
-                pred = unet(noisy, t,
-                            class_labels=None if detection else y).sample
-            loss = F.mse_loss(pred.float(), noise)
+            t = sample_timesteps(len(x), 1000, args.max_strength, device)
+            loss = diffusion_loss(
+                unet, x, t, torch.randn_like(x), alphas,
+                labels=None if detection else y, prediction=prediction,
+                min_snr_gamma=args.min_snr_gamma, autocast_dtype=dtype)
             for group in opt.param_groups:
                 group['lr'] = args.lr * min(1.0, (step + 1) / args.warmup)
             opt.zero_grad(set_to_none=True)
@@ -178,23 +204,25 @@ def main():
             with torch.no_grad():
                 for e, p in zip(ema.parameters(), unet.parameters()):
                     e.lerp_(p, 1 - decay)
+            now = time.perf_counter()
+            spent += now - last
+            last = now
             step += 1
             seen += len(x)
             bar.update(1)
-            rate = seen / (time.perf_counter() - start)
-            bar.set_postfix(loss=f'{loss.item():.4f}', img_s=f'{rate:.0f}')
-            if step % args.save_interval == 0 or step == args.steps:
-                with atomic_path(state_path) as tmp:
-                    torch.save(dict(model=unet.state_dict(),
-                                    ema=ema.state_dict(),
-                                    optimizer=opt.state_dict(), step=step),
-                               tmp)
-                save_pipeline(ema, scheduler,
-                              osp.join(args.work_dir, 'pipeline'))
-            if step >= args.steps:
+            bar.set_postfix(loss=f'{loss.item():.4f}',
+                            img_s=f'{seen / (now - start):.0f}')
+            done = step >= args.steps or spent >= budget
+            if step % args.save_interval == 0 or done:
+                save()
+                last = time.perf_counter()  # saving is not training
+            if done:
                 break
     bar.close()
-    print(f"saved {osp.join(args.work_dir, 'pipeline')} after {step} steps")
+    if not osp.exists(osp.join(args.work_dir, 'pipeline')):
+        save()
+    print(f"saved {osp.join(args.work_dir, 'pipeline')} after {step} steps "
+          f'({spent / 60:.1f} min)')
 
 
 if __name__ == '__main__':

@@ -1,13 +1,15 @@
 """SDEdit with a pixel-space diffusion model (diffusers UNet2DModel)."""
 from typing import List, Optional
 
+import cv2
 import numpy as np
 import torch
 
 from mmtada.registry import GENERATORS
 from .diffusion_weights import (read_class_name, resolve_weights,
                                 weights_fingerprint)
-from .image_io import from_model, keep_exact, strength_maps, to_model
+from .image_io import (from_model, keep_exact, letterbox, resize,
+                       strength_maps, to_model)
 from .sdedit_generator import SDEditGenerator
 from .sdedit_loop import sdedit
 
@@ -21,10 +23,14 @@ class PixelSDEdit(SDEditGenerator):
     class-conditional (``num_class_embeds``: the annotation's ``gt_label``
     is its class), from a folder laid out as ``DDPMPipeline.save_pretrained``
     writes it (``unet/``, ``scheduler/``; what ``tools/train_diffusion.py``
-    makes) or a model folder alone, or a hub id. Images are resized to the
-    model's resolution and back. With a ``mask`` in an annotation, pixels
-    inside get ``strength_inside`` (0 keeps them exactly). Each variant's
-    noise comes from its own seed: the same seed, the same image.
+    makes) or a model folder alone, or a hub id. Images are letterboxed to
+    the model's resolution (longer side scaled to it, aspect kept, reflect
+    padding) and cropped and resized back. A one-channel model (trained on
+    grey images) edits the grey level and returns equal channels. The
+    scheduler's ``prediction_type`` (epsilon or v) is the saved one. With
+    a ``mask`` in an annotation, pixels inside get ``strength_inside`` (0
+    keeps them exactly). Each variant's noise comes from its own seed: the
+    same seed, the same image.
 
     Args:
         weights (str): folder or hub id.
@@ -76,6 +82,7 @@ class PixelSDEdit(SDEditGenerator):
             self.scheduler = sched_cls(num_train_timesteps=1000)
         self.resolution = int(self.unet.config.sample_size)
         self.conditional = self.unet.config.num_class_embeds is not None
+        self.grayscale = self.unet.config.in_channels == 1
         self._fingerprint = weights_fingerprint(folder)
 
     def _predict(self, labels):
@@ -85,20 +92,35 @@ class PixelSDEdit(SDEditGenerator):
 
     def generate(self, images: List[np.ndarray], annotations: List[dict],
                  seeds: List[int]) -> List[np.ndarray]:
-        x0 = to_model(images, self.resolution, self.device, self.dtype)
+        r = self.resolution
+        boxes = [letterbox(img, r) for img in images]
+        masked = []
+        for ann, img in zip(annotations, images):
+            if ann.get('mask') is not None:
+                mask = np.asarray(ann['mask'], np.uint8)
+                ann = dict(ann, mask=letterbox(mask, r, cv2.INTER_NEAREST)[0])
+            masked.append(ann)
+        x0 = to_model([b for b, _ in boxes], r, self.device, self.dtype)
+        if self.grayscale:  # a model of grey images: one channel
+            x0 = x0.mean(1, keepdim=True)
         labels = None
         if self.conditional:
             labels = torch.tensor([int(a['gt_label']) for a in annotations],
                                   device=self.device)
         gens = [torch.Generator('cpu').manual_seed(int(s)) for s in seeds]
-        strength = strength_maps(annotations, self.strength,
-                                 self.strength_inside, self.resolution)
+        strength = strength_maps(masked, self.strength, self.strength_inside,
+                                 r)
         x = sdedit(x0, self._predict(labels), self.scheduler,
                    self.num_inference_steps, strength, gens)
-        out = from_model(x, [img.shape for img in images])
+        if self.grayscale:
+            x = x.expand(-1, 3, -1, -1)
+        squares = from_model(x, [(r, r)] * len(images))
+        out = [resize(np.ascontiguousarray(sq[:sh, :sw]),
+                      (img.shape[1], img.shape[0]))
+               for sq, (_, (sh, sw)), img in zip(squares, boxes, images)]
         return keep_exact(images, out, annotations, self.strength,
                           self.strength_inside)
 
     def settings(self) -> dict:
         return dict(type='PixelSDEdit', weights=self._fingerprint,
-                    **self.sdedit_settings())
+                    fit='letterbox', **self.sdedit_settings())
