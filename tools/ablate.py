@@ -31,9 +31,10 @@ import time
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
 
-from mmtada.apis.ablation import (ARMS, arm_config, read_metric, summarize,
-                                  table_csv, table_markdown)
+from mmtada.apis.ablation import (ARMS, arm_config, summarize, table_csv,
+                                  table_markdown)
 from mmtada.utils import RunLayout, atomic_write_bytes, atomic_write_json
+from mmtada.utils.run_scalars import divergence, last_value, read_scalars
 
 TRAIN = osp.join(osp.dirname(osp.abspath(__file__)), 'train.py')
 
@@ -82,8 +83,10 @@ def run_one(cfg, run_dir, metric):
                          'command to resume.')
     gen_path = RunLayout(run_dir).generation
     sel_path = RunLayout(run_dir).selection
+    records = read_scalars(run_dir)
     result = dict(
-        metric=read_metric(run_dir, metric), seconds=spent,
+        metric=last_value(records, metric), diverged=divergence(records),
+        seconds=spent,
         generation=json.load(open(gen_path)) if osp.exists(gen_path)
         else None,
         selected=len(json.load(open(sel_path))['indices'])
@@ -123,8 +126,10 @@ def main():
             if arm == 'tada':
                 tada_size = result['selected']
             results.append(dict(result, arm=arm, seed=seed))
+            note = f" DIVERGED: {result['diverged']}" \
+                if result.get('diverged') else ''
             print(f"{'ran' if ran else 'done'} {arm} seed {seed}: {metric} "
-                  f"{result['metric']} ({result['seconds']:.0f}s)",
+                  f"{result['metric']} ({result['seconds']:.0f}s){note}",
                   flush=True)
     rows = summarize(results)
     md = table_markdown(rows, metric)

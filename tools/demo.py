@@ -31,6 +31,7 @@ from mmengine.config import Config
 
 from mmtada.apis import find_lag_hook, train, without_tada
 from mmtada.utils import RunLayout
+from mmtada.utils.run_scalars import divergence, read_scalars
 from mmtada.visualization.html_report import write_report
 
 TOOLS = osp.dirname(osp.abspath(__file__))
@@ -53,11 +54,23 @@ def step(text):
 
 
 def run(cfg: Config, work_dir: str) -> tuple:
+    """Train and test; a run whose loss stopped being finite says so."""
     cfg.work_dir = work_dir
     start = time.perf_counter()
     runner = train(cfg)
     metrics = runner.test()
+    diverged = divergence(read_scalars(work_dir))
+    if diverged:
+        metrics['diverged'] = diverged
+        print(f'\nWARNING: the run in {work_dir} diverged ({diverged}): '
+              'its result means nothing.')
     return metrics, time.perf_counter() - start
+
+
+def result(metrics: dict, key: str) -> str:
+    note = ' (diverged)' if metrics.get('diverged') else ''
+    return f'{metrics.get(key, 0.0):.3f}{note}' if 'bbox' in key \
+        else f'{metrics[key]:.2f}%{note}'
 
 
 def train_diffusion(config, work_dir, steps, resolution=None):
@@ -135,8 +148,8 @@ def classification(args):
     print_selection(sel)
     print_generation(work, diff_s)
     b, t = base['accuracy/top1'], tada['accuracy/top1']
-    print(f'test accuracy: baseline {b:.2f}%  |  TADA {t:.2f}%  '
-          f'({t - b:+.2f})')
+    print(f"test accuracy: baseline {result(base, 'accuracy/top1')}  |  "
+          f"TADA {result(tada, 'accuracy/top1')}  ({t - b:+.2f})")
     print(f'wall time: baseline {base_s:.0f}s, diffusion {diff_s:.0f}s, '
           f'TADA {tada_s:.0f}s')
     print(f"report: {write_report(work, osp.join(root, 'report.html'))}")
@@ -179,8 +192,8 @@ def detection(args):
     print_generation(work, diff_s)
     # CocoMetric returns nothing when a detector finds nothing at all.
     b, t = (m.get('coco/bbox_mAP', 0.0) for m in (base, tada))
-    print(f'test bbox mAP: baseline {b:.3f}  |  TADA {t:.3f}  '
-          f'({t - b:+.3f})')
+    print(f"test bbox mAP: baseline {result(base, 'coco/bbox_mAP')}  |  "
+          f"TADA {result(tada, 'coco/bbox_mAP')}  ({t - b:+.3f})")
     print(f'wall time: baseline {base_s:.0f}s, diffusion {diff_s:.0f}s, '
           f'TADA {tada_s:.0f}s')
     print(f"report: {write_report(work, osp.join(root, 'report.html'))}")

@@ -1,6 +1,5 @@
 """TADA against its controls: the arms of an ablation and their table."""
 import copy
-import glob
 import json
 import math
 import os.path as osp
@@ -59,24 +58,9 @@ def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
     return cfg
 
 
-def read_metric(run_dir: str, metric: str) -> Optional[float]:
-    """The last value of ``metric`` logged by the run in ``run_dir`` (its
-    ``<timestamp>/vis_data/scalars.json`` files; a restart-mode selection
-    run in ``select/`` is not read)."""
-    files = sorted(glob.glob(osp.join(run_dir, '*', 'vis_data',
-                                      'scalars.json')), key=osp.getmtime)
-    value = None
-    for path in files:
-        with open(path) as f:
-            for line in f:
-                record = json.loads(line)
-                if metric in record:
-                    value = float(record[metric])
-    return value
-
-
 def summarize(results: List[dict]) -> List[dict]:
-    """Per arm: runs, metric mean and std, variants per run, generation
+    """Per arm: runs, how many diverged (their metric is left out of the
+    mean and std), metric mean and std, variants per run, generation
     seconds per run (the diffusion arms share one cache, so a variant is
     timed where it was made; per-run cost = variants x the ablation's
     seconds per image of that generator) and training wall seconds."""
@@ -92,7 +76,9 @@ def summarize(results: List[dict]) -> List[dict]:
         runs = [r for r in results if r['arm'] == arm]
         if not runs:
             continue
-        values = [r['metric'] for r in runs if r['metric'] is not None]
+        diverged = [r for r in runs if r.get('diverged')]
+        values = [r['metric'] for r in runs
+                  if r['metric'] is not None and not r.get('diverged')]
         mean = sum(values) / len(values) if values else float('nan')
         std = math.sqrt(sum((v - mean)**2 for v in values) /
                         (len(values) - 1)) if len(values) > 1 else 0.0
@@ -105,7 +91,8 @@ def summarize(results: List[dict]) -> List[dict]:
             made, secs = rate.get(key, (0, 0.0))
             gen_s.append(gen.get('total', 0) * secs / made if made else 0.0)
         rows.append(dict(
-            arm=arm, runs=len(runs), mean=mean, std=std,
+            arm=arm, runs=len(runs), diverged=len(diverged), mean=mean,
+            std=std,
             variants=sum(variants) / len(runs),
             generation_s=sum(gen_s) / len(runs),
             train_s=sum(r['seconds'] for r in runs) / len(runs)))
@@ -117,16 +104,18 @@ def table_markdown(rows: List[dict], metric: str) -> str:
              'run | generation s per run | training s per run |',
              '| --- | --- | --- | --- | --- | --- | --- |']
     for r in rows:
+        runs = f"{r['runs']} ({r['diverged']} diverged)" if r['diverged'] \
+            else str(r['runs'])
         lines.append(
-            f"| {r['arm']} | {ARM_TEXT[r['arm']]} | {r['runs']} | "
+            f"| {r['arm']} | {ARM_TEXT[r['arm']]} | {runs} | "
             f"{r['mean']:.2f} ± {r['std']:.2f} | {r['variants']:.0f} | "
             f"{r['generation_s']:.0f} | {r['train_s']:.0f} |")
     return '\n'.join(lines) + '\n'
 
 
 def table_csv(rows: List[dict]) -> str:
-    keys = ['arm', 'runs', 'mean', 'std', 'variants', 'generation_s',
-            'train_s']
+    keys = ['arm', 'runs', 'diverged', 'mean', 'std', 'variants',
+            'generation_s', 'train_s']
     return '\n'.join([','.join(keys)] + [
         ','.join(f'{r[k]:.4f}' if isinstance(r[k], float) else str(r[k])
                  for k in keys) for r in rows]) + '\n'

@@ -9,6 +9,7 @@ from typing import List, Optional
 import numpy as np
 
 from mmtada.utils import RunLayout, atomic_write_bytes
+from mmtada.utils.run_scalars import read_scalars
 from .plot import plot_rgb
 from .score_histogram import score_histogram
 
@@ -25,16 +26,6 @@ def _file_uri(path: str) -> str:
     with open(path, 'rb') as f:
         return 'data:image/png;base64,' + base64.b64encode(
             f.read()).decode()
-
-
-def _scalars(work_dir: str) -> List[dict]:
-    files = sorted(glob.glob(osp.join(work_dir, '*', 'vis_data',
-                                      'scalars.json')), key=osp.getmtime)
-    records = []
-    for path in files:
-        with open(path) as f:
-            records += [json.loads(line) for line in f if line.strip()]
-    return records
 
 
 def _class_fractions(sel: dict) -> np.ndarray:
@@ -103,7 +94,7 @@ def write_report(work_dir: str, out: Optional[str] = None) -> str:
     if grids:
         figures.append(('Hardest selected samples and their variants',
                         _file_uri(grids[-1])))
-    curves = _curves(_scalars(work_dir))
+    curves = _curves(read_scalars(work_dir))
     if curves is not None:
         figures.append(('Training', _png_uri(curves)))
     what = 'images' if sel.get('instances') else 'samples'

@@ -1,5 +1,4 @@
 """The pure functions behind tools/ablate.py."""
-import json
 import math
 import os
 
@@ -7,8 +6,8 @@ import pytest
 from conftest import tiny_cls_cfg
 
 from mmtada.apis import find_lag_hook, tada_wrapper_parent
-from mmtada.apis.ablation import (arm_config, read_metric, summarize,
-                                  table_csv, table_markdown)
+from mmtada.apis.ablation import (arm_config, summarize, table_csv,
+                                  table_markdown)
 
 
 def test_arm_configs_keep_schedule_and_differ_where_the_arm_says(tmp_path):
@@ -34,41 +33,33 @@ def test_arm_configs_keep_schedule_and_differ_where_the_arm_says(tmp_path):
         arm_config(cfg, 'copies', 0, 'C')
 
 
-def test_read_metric_takes_the_last_value_of_the_last_run(tmp_path):
-    for stamp, values in (('20260101_000000', [10.0, 20.0]),
-                          ('20260102_000000', [30.0])):
-        folder = tmp_path / stamp / 'vis_data'
-        folder.mkdir(parents=True)
-        with open(folder / 'scalars.json', 'w') as f:
-            for v in values:
-                f.write(json.dumps({'accuracy/top1': v, 'step': 1}) + '\n')
-            f.write(json.dumps({'loss': 1.0}) + '\n')
-        os.utime(folder / 'scalars.json', (0, int(stamp[:8])))  # order
-    assert read_metric(str(tmp_path), 'accuracy/top1') == 30.0
-    assert read_metric(str(tmp_path), 'coco/bbox_mAP') is None
-
-
-def run(arm, metric, total=0, generated=0, seconds=0.0, key='A'):
+def run(arm, metric, total=0, generated=0, seconds=0.0, key='A',
+        diverged=None):
     gen = dict(total=total, generated=generated, seconds=seconds,
                settings=dict(g=key)) if total else None
-    return dict(arm=arm, metric=metric, seconds=100.0, generation=gen)
+    return dict(arm=arm, metric=metric, seconds=100.0, generation=gen,
+                diverged=diverged)
 
 
 def test_summary_costs_variants_at_the_rate_where_they_were_made():
     rows = summarize([
         run('baseline', 50.0), run('baseline', 52.0),
+        run('baseline', 0.0, diverged='loss nan from iteration 40'),
         # seed 0 made 100 variants in 50 s; seed 1 found them cached
         run('tada', 55.0, 100, 100, 50.0), run('tada', 57.0, 100, 0, 0.0),
         run('useful', 54.0, 100, 100, 0.5, key='copies')])
     by = {r['arm']: r for r in rows}
     assert [r['arm'] for r in rows] == ['baseline', 'useful', 'tada']
-    assert by['baseline']['mean'] == 51.0
+    assert by['baseline']['mean'] == 51.0  # the diverged run left out
+    assert by['baseline']['runs'] == 3 and by['baseline']['diverged'] == 1
     assert by['baseline']['std'] == pytest.approx(math.sqrt(2))
     assert by['tada']['generation_s'] == pytest.approx(50.0)  # 100 x 0.5 s
     assert by['tada']['variants'] == 100
     assert by['useful']['std'] == 0.0 and by['useful']['runs'] == 1
     md = table_markdown(rows, 'top-1')
     assert md.count('\n') == 5 and '| tada |' in md and '56.00 ± 1.41' in md
+    assert '| 3 (1 diverged) |' in md
     csv = table_csv(rows).splitlines()
-    assert csv[0] == 'arm,runs,mean,std,variants,generation_s,train_s'
-    assert csv[1].startswith('baseline,2,51.0000,1.4142')
+    assert csv[0] == ('arm,runs,diverged,mean,std,variants,generation_s,'
+                      'train_s')
+    assert csv[1].startswith('baseline,3,1,51.0000,1.4142')
