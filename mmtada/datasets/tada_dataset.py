@@ -4,11 +4,11 @@ import hashlib
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
-from mmengine.dataset import BaseDataset, force_full_init
+from mmengine.dataset import force_full_init
 from mmengine.logging import print_log
 
 from mmtada.registry import DATASETS
-from .sample_reader import SampleReader
+from .sample_reader import SampleReader, leaves_of
 
 MODES = ('add', 'replace')
 
@@ -49,8 +49,15 @@ class TADADataset:
     are given in ``in_memory_channel_order``, file-based ones by path, read
     by the pipeline exactly as the originals are.
 
-    The base samples are read for generation through :attr:`reader`, a
-    :class:`SampleReader` over the inner dataset.
+    The wrapped dataset is an mmengine ``BaseDataset`` (mmpretrain's and
+    mmdet's datasets) or a ``ConcatDataset`` / ``RepeatDataset`` /
+    ``ClassBalancedDataset`` of them (VOC's 2007 + 2012, LVIS): every
+    index resolves to its distinct *base sample* and is read with that
+    sample's own dataset (data info, pipeline, ``max_refetch``) through
+    :attr:`reader`, a :class:`SampleReader`, which also gives generation
+    the base samples. Statistics, selection and variants are per base
+    sample (a repeated image is one sample). Setting :attr:`pipeline` sets
+    it on every leaf dataset (pipeline-switch hooks).
 
     :meth:`set_variants` changes state in *this* process only: DataLoader
     workers hold a copy, so they must be restarted
@@ -75,7 +82,7 @@ class TADADataset:
     """
 
     def __init__(self,
-                 dataset: Union[BaseDataset, dict],
+                 dataset: Union[object, dict],
                  num_slots: Optional[int] = None,
                  slot_ratio: float = 1.75,
                  mode: str = 'add',
@@ -85,10 +92,7 @@ class TADADataset:
                  lazy_init: bool = False):
         if isinstance(dataset, dict):
             dataset = DATASETS.build(dataset)
-        if not isinstance(dataset, BaseDataset):
-            raise TypeError(
-                'TADADataset wraps an mmengine BaseDataset (or its config '
-                f'dict), got {type(dataset).__name__}.')
+        leaves_of(dataset)  # one clear error for what it cannot wrap
         if mode not in MODES:
             raise ValueError(f"TADADataset mode must be one of {MODES}, got "
                              f"'{mode}'.")
@@ -120,6 +124,7 @@ class TADADataset:
             return
         self.dataset.full_init()
         self._ori_len = len(self.dataset)
+        self._base = self.reader.base_indices()
         if self.mode == 'replace':
             self.num_slots = 0
         elif self._num_slots is not None:
@@ -138,6 +143,9 @@ class TADADataset:
 
     @property
     def num_base(self) -> int:
+        """Real items per epoch: the wrapped dataset's length (a
+        ``RepeatDataset`` counts its repeats; ``len(reader)`` counts each
+        distinct sample once)."""
         self.full_init()
         return self._ori_len
 
@@ -159,17 +167,18 @@ class TADADataset:
         # the last variants of every sample, never whole samples.
         variants = sorted(((int(s), int(v)) for s, v in variants),
                           key=lambda p: (p[1], p[0]))
+        n = len(self.reader)
         for s, _ in variants:
-            if not 0 <= s < self._ori_len:
+            if not 0 <= s < n:
                 raise IndexError(
                     f'variant of sample {s} does not fit a dataset of '
-                    f'{self._ori_len}: the selection was made on another '
-                    'dataset; rerun the selection for this one.')
+                    f'{n}: the selection was made on another dataset; rerun '
+                    'the selection for this one.')
         self._cache = cache
         self._variants = variants
         if self.is_detection:
-            ids = [self.dataset.get_data_info(i).get('img_id', 0)
-                   for i in range(self._ori_len)]
+            ids = [self.reader.data_info(i).get('img_id', 0)
+                   for i in range(n)]
             self._first_img_id = 1 + max(
                 [i for i in ids if isinstance(i, int)], default=0)
         self._by_source = {}
@@ -203,20 +212,23 @@ class TADADataset:
         if not 0 <= idx < len(self):
             raise IndexError(f'index {idx} out of range for {len(self)}')
         if idx < self._ori_len:
-            return idx, None
+            return int(self._base[idx]), None
         j = idx - self._ori_len
         if self._variants:
             return self._variants[j % len(self._variants)]
-        return int(self._slot_perm[j % self._ori_len]), None
+        return int(self._base[self._slot_perm[j % self._ori_len]]), None
 
     def _info(self, idx: int, source: int, variant: Optional[int]) -> dict:
         info = self.reader.data_info(source)
         if variant is not None:
-            if 'img' in info:
-                rgb = self._cache.read(source, variant)
-                bgr = self.reader.in_memory_channel_order == 'bgr'
-                info['img'] = np.ascontiguousarray(rgb[..., ::-1]) if bgr \
-                    else rgb
+            if 'img' in info:  # in the source's layout, channels and depth
+                img = self._cache.read(source, variant, unchanged=True)
+                if np.ndim(info['img']) == 3 and img.ndim == 2:
+                    img = img[..., None]
+                elif img.ndim == 3 and \
+                        self.reader.in_memory_channel_order == 'rgb':
+                    img = np.concatenate([img[..., 2::-1], img[..., 3:]], 2)
+                info['img'] = np.ascontiguousarray(img)
             else:
                 info['img_path'] = self._cache.path(source, variant)
             if 'instances' in info:
@@ -240,7 +252,7 @@ class TADADataset:
             options = self._by_source[source]
             variant = options[np.random.randint(len(options))]
         info = self._info(idx, source, variant)
-        data = self.dataset.pipeline(info)
+        data = self.reader.pipeline(source)(info)
         if isinstance(data, dict) and hasattr(data.get('data_samples'),
                                               'set_metainfo'):
             data['data_samples'].set_metainfo(
@@ -249,22 +261,39 @@ class TADADataset:
         return data
 
     def __getitem__(self, idx: int):
+        """As mmengine's ``BaseDataset``: in training, a sample whose
+        pipeline returns None is replaced by a random one, up to the
+        data's ``max_refetch`` times."""
         if not self._fully_initialized:
             self.full_init()
-        if self.dataset.test_mode:
+        leaf = self.reader.leaves[0]
+        if leaf.test_mode:
             data = self.prepare_data(idx)
             if data is None:
                 raise RuntimeError('the test pipeline returned None for '
                                    f'index {idx}')
             return data
-        for _ in range(self.dataset.max_refetch + 1):
+        for _ in range(leaf.max_refetch + 1):
             data = self.prepare_data(idx)
             if data is not None:
                 return data
             idx = np.random.randint(0, len(self))
         raise RuntimeError(
-            f'Cannot find a valid image after {self.dataset.max_refetch} '
+            f'Cannot find a valid image after {leaf.max_refetch} '
             'tries; check the data and the pipeline.')
+
+    @property
+    def pipeline(self):
+        """The data's pipeline (of its first leaf dataset). Setting it sets
+        every leaf's: mmdet's ``PipelineSwitchHook`` and mmpretrain's
+        ``SwitchRecipeHook`` switch ``train_dataloader.dataset.pipeline``
+        (they restart the loader's workers themselves)."""
+        return self.reader.leaves[0].pipeline
+
+    @pipeline.setter
+    def pipeline(self, pipeline) -> None:
+        for leaf in self.reader.leaves:
+            leaf.pipeline = pipeline
 
     # -- forwarded for mmpretrain hooks and samplers ----------------------
     @property
@@ -285,13 +314,12 @@ class TADADataset:
     def get_gt_labels(self) -> np.ndarray:
         """Labels of every index (slots: their source's label)."""
         base = self.reader.gt_labels()
-        slots = [base[self._resolve(self._ori_len + j)[0]]
-                 for j in range(self.num_slots)]
-        return np.concatenate([base, np.asarray(slots, dtype=np.int64)])
+        return base[[self._resolve(i)[0] for i in range(len(self))]]
 
     @force_full_init
     def get_cat_ids(self, idx: int) -> List[int]:
-        return self.dataset.get_cat_ids(self._resolve(idx)[0])
+        leaf, local = self.reader.locate(self._resolve(idx)[0])
+        return leaf.get_cat_ids(local)
 
     def __repr__(self) -> str:
         size = f'{self._ori_len}+{self.num_slots}' \
@@ -301,15 +329,29 @@ class TADADataset:
                 f'dataset={type(self.dataset).__name__})')
 
 
+def tada_dataset_path(dataset) -> list:
+    """The datasets from ``dataset`` down to the :class:`TADADataset` in it
+    (the last one): itself, or inside other wrappers (mmdet's
+    ``MultiImageMixDataset``, a ``RepeatDataset``, a part of a
+    ``ConcatDataset``); empty when it holds none."""
+    if isinstance(dataset, TADADataset):
+        return [dataset]
+    children = list(getattr(dataset, 'datasets', None) or [])
+    if getattr(dataset, 'dataset', None) is not None:
+        children.append(dataset.dataset)
+    for child in children:
+        path = tada_dataset_path(child)
+        if path:
+            return [dataset] + path
+    return []
+
+
 def find_tada_dataset(dataset) -> TADADataset:
-    """The :class:`TADADataset` serving a train loader's ``dataset``: the
-    dataset itself or one inside other wrappers (e.g. mmdet's
-    ``MultiImageMixDataset``)."""
-    found = dataset
-    for _ in range(4):
-        if isinstance(found, TADADataset):
-            return found
-        found = getattr(found, 'dataset', None)
+    """The last of :func:`tada_dataset_path`; one clear error when the
+    train loader's ``dataset`` holds no TADADataset."""
+    path = tada_dataset_path(dataset)
+    if path:
+        return path[-1]
     raise TypeError(
         'LearningLagHook needs the training set wrapped in '
         f'mmtada.TADADataset, got {type(dataset).__name__}. Wrap it: '

@@ -19,10 +19,13 @@ class HeadRecorder:
 
     A torch forward hook on ``head`` holds the output of the last training
     forward (detached, any dtype: it is cast to fp32 when used, so AMP
-    is fine); :meth:`consume` turns it into per-sample log-probabilities
-    keyed by each data sample's ``source_idx`` (else ``sample_idx``), and
-    skips synthetic items. Runs in the training process of each rank;
-    the caller reduces across ranks (:meth:`LagStats.end_epoch`).
+    is fine; a tuple of logits, as ``ConformerHead`` gives, is summed as
+    its ``predict`` does); :meth:`consume` turns it into per-sample
+    log-probabilities keyed by each data sample's ``source_idx``, and
+    skips synthetic items and items that no :class:`TADADataset` served
+    (another part of a ``ConcatDataset``: they carry no ``source_idx``).
+    Runs in the training process of each rank; the caller reduces across
+    ranks (:meth:`LagStats.end_epoch`).
 
     Args:
         head (nn.Module): the module whose output is (batch, classes).
@@ -35,8 +38,18 @@ class HeadRecorder:
         self._handle = head.register_forward_hook(self._capture)
 
     def _capture(self, module, args, output) -> None:
-        if module.training:
-            self._captured = output.detach()
+        if not module.training:
+            return
+        if isinstance(output, (tuple, list)) and output and all(
+                isinstance(o, torch.Tensor) for o in output):
+            output = sum(output)  # several heads' logits: as their predict
+        if not isinstance(output, torch.Tensor):
+            raise RuntimeError(
+                f"LearningLagHook: '{self.head_path}' outputs a "
+                f'{type(output).__name__}, not class scores; point '
+                'head_path at the module whose output is (batch, classes), '
+                "or use record='probe'.")
+        self._captured = output.detach()
 
     def remove(self) -> None:
         """Stop recording (the forward hook is removed)."""
@@ -59,14 +72,11 @@ class HeadRecorder:
             raise ValueError(class_count_error(logits.shape[1],
                                                stats.num_classes))
         keep = [not s.metainfo.get('is_synthetic', False)
-                for s in data_samples]
+                and 'source_idx' in s.metainfo for s in data_samples]
         if not any(keep):
             return
         real = [s for s, k in zip(data_samples, keep) if k]
-        idx = torch.tensor([
-            s.metainfo.get('source_idx', s.metainfo['sample_idx'])
-            for s in real
-        ])
+        idx = torch.tensor([s.metainfo['source_idx'] for s in real])
         labels = torch.cat([s.gt_label.view(-1)[:1] for s in real])
         keep_t = torch.tensor(keep, device=logits.device)
         stats.update(idx, F.log_softmax(logits[keep_t].float(), 1), labels)

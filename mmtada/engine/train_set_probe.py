@@ -42,30 +42,54 @@ def with_sample_idx(pipeline: List[dict]) -> List[dict]:
     return pipeline
 
 
+class ProbeSet(torch.utils.data.Dataset):
+    """Every base sample of a :class:`~mmtada.datasets.SampleReader`
+    through one pipeline, with ``sample_idx`` set to its base index."""
+
+    def __init__(self, reader, pipeline: Compose):
+        self.reader = reader
+        self.pipeline = pipeline
+
+    def __len__(self) -> int:
+        return len(self.reader)
+
+    def __getitem__(self, idx: int):
+        info = self.reader.data_info(idx)
+        info['sample_idx'] = idx
+        data = self.pipeline(info)
+        if data is None:
+            raise RuntimeError(
+                f'the test pipeline returned None for training sample {idx}'
+                ': the probe needs every training image to pass it.')
+        return data
+
+
 class TrainSetProbe:
     """Runs the model in eval mode over every base training sample.
 
-    The probe dataset is the very dataset object a :class:`TADADataset`
-    wraps (so ``sample_idx`` is the base index, after any filtering the
-    dataset did when it loaded), shallow-copied with the config's test
-    pipeline, ``sample_idx`` added to its meta keys. ``DefaultSampler(
-    shuffle=False)`` splits it across ranks; each rank hands its outputs to
-    ``consume`` and the caller reduces across ranks (``LagStats.end_epoch``,
-    count-weighted, so the sampler's padding duplicates are exact). Costs
-    one inference pass over the training set; logs progress.
+    The probe set is the base samples of the :class:`TADADataset`'s
+    reader (``sample_idx`` is the base index, after any filtering the
+    datasets did when they loaded; each read from its own leaf dataset)
+    through the config's test pipeline, ``sample_idx`` added to its meta
+    keys. ``DefaultSampler(shuffle=False)`` splits it across ranks; each
+    rank hands its outputs to ``consume`` and the caller reduces across
+    ranks (``LagStats.end_epoch``, count-weighted, so the sampler's padding
+    duplicates are exact). Costs one inference pass over the training set;
+    logs progress.
 
     Args:
         runner: the running Runner (config, fp16 setting).
-        dataset: the base training dataset (``TADADataset.dataset``).
-        batch_size (int, optional): defaults to the training batch size.
-        num_workers (int, optional): defaults to the training loader's.
+        reader (SampleReader): the base training samples.
+        batch_size (int, optional): Defaults to None: the training batch
+            size.
+        num_workers (int, optional): Defaults to None: the training
+            loader's.
     """
 
-    def __init__(self, runner, dataset, batch_size=None, num_workers=None):
+    def __init__(self, runner, reader, batch_size=None, num_workers=None):
         cfg = runner.cfg
-        probe = copy.copy(dataset)
-        probe.pipeline = Compose(with_sample_idx(_test_pipeline(cfg)))
-        probe.test_mode = True
+        probe = ProbeSet(reader, Compose(with_sample_idx(
+            _test_pipeline(cfg))))
         train = cfg.train_dataloader
         loader = dict(
             dataset=probe,

@@ -67,7 +67,7 @@ def generate_variants(generator, cache, samples, sources: Sequence[int],
             seeds = [variant_seed(seed, s, v) for s, v in batch]
             for (s, v), img in zip(
                     batch, generator.generate(images, annotations, seeds)):
-                cache.write(s, v, img)
+                cache.write(s, v, img, samples.source_format(s))
             made += len(batch)
         now = time.perf_counter()
         if now - last_log > 10 or not todo:

@@ -3,6 +3,8 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from mmtada.utils.image_format import ImageFormat
+
 
 @runtime_checkable
 class SampleSource(Protocol):
@@ -17,6 +19,10 @@ class SampleSource(Protocol):
 
     def source_image(self, idx: int) -> np.ndarray:
         """Sample ``idx``'s image, uint8 RGB ``(H, W, 3)``."""
+
+    def source_format(self, idx: int) -> ImageFormat:
+        """Sample ``idx``'s channels and depth: its variants are stored and
+        served in them."""
 
     def source_annotation(self, idx: int) -> dict:
         """Sample ``idx``'s annotation (``gt_label``, ``class_name``; for

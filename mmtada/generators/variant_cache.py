@@ -6,13 +6,14 @@ import json
 import os
 import os.path as osp
 import re
-from typing import Dict, Iterable, List, Set, Tuple
+from typing import Dict, Iterable, List, Optional, Set, Tuple
 
 import cv2
 import numpy as np
 
 from mmtada.utils.fileio import (HOST, atomic_write_bytes,
                                  remove_stale_temp_files, temp_prefix)
+from mmtada.utils.image_format import ImageFormat, to_format, to_rgb8
 
 Pair = Tuple[int, int]
 
@@ -186,11 +187,13 @@ class VariantCache:
             remove_stale_temp_files(folder)
         return bad
 
-    def write(self, source_idx: int, variant_idx: int,
-              rgb: np.ndarray) -> str:
+    def write(self, source_idx: int, variant_idx: int, rgb: np.ndarray,
+              fmt: Optional[ImageFormat] = None) -> str:
+        """Store a variant (uint8 RGB) as PNG, in its source's format
+        ``fmt`` (grey, 16-bit, RGBA; default RGB)."""
         s, v = int(source_idx), int(variant_idx)
         path = self.path(s, v)
-        ok, buf = cv2.imencode('.png', np.ascontiguousarray(rgb[..., ::-1]))
+        ok, buf = cv2.imencode('.png', to_format(rgb, fmt or ImageFormat()))
         if not ok:
             raise RuntimeError(f'could not encode variant {path}')
         data = buf.tobytes()
@@ -201,9 +204,11 @@ class VariantCache:
             raise _cache_error(self.dir, e) from e
         return path
 
-    def read(self, source_idx: int, variant_idx: int) -> np.ndarray:
-        """The variant as uint8 RGB, after checking its bytes against the
-        manifest."""
+    def read(self, source_idx: int, variant_idx: int,
+             unchanged: bool = False) -> np.ndarray:
+        """The variant as uint8 RGB (``unchanged``: as stored, in its
+        source's format, colour as BGR), after checking its bytes against
+        the manifest."""
         key = (int(source_idx), int(variant_idx))
         path = self.path(*key)
         fix = 'delete it and rerun (or resume) to make it again.'
@@ -218,10 +223,11 @@ class VariantCache:
         if not self._check(key, data):
             raise OSError(f'cached variant {path} does not match the cache '
                           f'manifest (corrupt or truncated): {fix}')
-        bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-        if bgr is None:
+        img = cv2.imdecode(np.frombuffer(data, np.uint8),
+                           cv2.IMREAD_UNCHANGED)
+        if img is None:
             raise OSError(f'cannot decode cached variant {path}: {fix}')
-        return bgr[..., ::-1].copy()
+        return img if unchanged else to_rgb8(img)
 
     def listed(self) -> Dict[Pair, Set[Tuple[int, str]]]:
         """Every listed variant with its (size, sha256) entries."""

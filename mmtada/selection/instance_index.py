@@ -14,8 +14,10 @@ class InstanceIndex:
     An instance's identity is ``(image, position)``: the base-dataset index
     of its image and its position in that image's ``data_info['instances']``
     (which the test pipeline never reorders). Instances with
-    ``ignore_flag`` set are not scored and get no number. Built from
-    ``get_data_info`` alone, so every rank builds the same index.
+    ``ignore_flag`` set are not scored and get no number. Built from the
+    data infos of a :class:`~mmtada.datasets.SampleReader` (any object
+    with ``len`` and ``data_info(i)``) alone, so every rank builds the
+    same index.
 
     Attributes:
         image (LongTensor): (M,) image of each instance.
@@ -27,11 +29,11 @@ class InstanceIndex:
             ``offsets[i]:offsets[i + 1]``.
     """
 
-    def __init__(self, dataset):
+    def __init__(self, reader):
         image, position, labels, bboxes, offsets = [], [], [], [], [0]
-        for i in range(len(dataset)):
+        for i in range(len(reader)):
             boxes = []
-            for p, inst in enumerate(dataset.get_data_info(i)['instances']):
+            for p, inst in enumerate(reader.data_info(i)['instances']):
                 if inst.get('ignore_flag', 0):
                     continue
                 image.append(i)

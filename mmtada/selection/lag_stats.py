@@ -33,12 +33,15 @@ class LagStats:
         self.confidence = torch.empty(0, num_samples)
         # Mean softmax outputs of the last finished epoch (k-means input).
         self.probs = torch.full((num_samples, num_classes), float('nan'))
+        # Per epoch: how many recorded outputs were not finite (diverged).
+        self.nonfinite: List[int] = []
         self._acc: Optional[Dict[str, torch.Tensor]] = None
 
     def _accumulators(self, device) -> Dict[str, torch.Tensor]:
         if self._acc is None:
             n, c = self.num_samples, self.num_classes
             self._acc = dict(
+                nonfinite=torch.zeros(1, device=device),
                 count=torch.zeros(n, device=device),
                 loss=torch.zeros(n, device=device),
                 correct=torch.zeros(n, device=device),
@@ -73,6 +76,7 @@ class LagStats:
                 'train dataset the hook was set up for is not the one being '
                 'served; wrap the real training set in mmtada.TADADataset.')
         true_lp = log_probs.gather(1, labels[:, None]).squeeze(1)
+        acc['nonfinite'] += (~torch.isfinite(log_probs).all(1)).sum()
         acc['count'].index_add_(0, indices, torch.ones_like(true_lp))
         acc['loss'].index_add_(0, indices, -true_lp)
         if correct is None:
@@ -105,6 +109,7 @@ class LagStats:
         self.confidence = torch.cat(
             [self.confidence, mean(acc['confidence'])[None]])
         self.probs = mean(acc['probs'])
+        self.nonfinite.append(int(acc['nonfinite'].item()))
         self.epochs.append(int(epoch))
         self._acc = None
 
@@ -130,7 +135,8 @@ class LagStats:
             loss=self.loss.clone(),
             correct=self.correct.clone(),
             confidence=self.confidence.clone(),
-            probs=self.probs.clone())
+            probs=self.probs.clone(),
+            nonfinite=list(self.nonfinite))
 
     def load_state_dict(self, state: dict) -> None:
         if (state['num_samples'], state['num_classes']) != (
@@ -146,4 +152,5 @@ class LagStats:
         self.correct = state['correct'].clone()
         self.confidence = state['confidence'].clone()
         self.probs = state['probs'].clone()
+        self.nonfinite = list(state.get('nonfinite', [0] * len(self.epochs)))
         self._acc = None

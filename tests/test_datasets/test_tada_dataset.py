@@ -137,3 +137,90 @@ def test_more_variants_than_slots_drops_evenly_and_warns(tmp_path, capsys):
     served = [ds.get_data_info(10 + j) for j in range(5)]
     # every selected sample keeps at least one variant
     assert sorted(i['source_idx'] for i in served) == [1, 1, 2, 2, 8]
+
+
+def test_wraps_repeated_and_concatenated_sets_per_distinct_sample(tmp_path):
+    from test_sample_reader import folder_set
+    load = [dict(type='mmpretrain.LoadImageFromFile')] + PACK
+    parts = [dict(folder_set(tmp_path / n, [f'{i}.png' for i in range(k)]),
+                  pipeline=load) for n, k in (('07', 3), ('12', 2))]
+    ds = TADADataset(dict(type='RepeatDataset', times=2, dataset=dict(
+        type='ConcatDataset', datasets=parts)), num_slots=4)
+    assert len(ds) == 10 + 4 and ds.num_base == 10 and len(ds.reader) == 5
+    # index 7 is the repeat of distinct sample 2 (07's third image)
+    item = ds[7]
+    assert item['data_samples'].metainfo['source_idx'] == 2
+    assert item['data_samples'].metainfo['img_path'].endswith('07/2.png')
+    pairs = [(4, 0)]  # a variant of 12's second image
+    cache = VariantCache(str(tmp_path / 'c'), ds.reader.fingerprint(),
+                         dict(t=1))
+    cache.write(4, 0, 255 - ds.reader.source_image(4))
+    ds.set_variants(cache, pairs)
+    out = ds[10]
+    assert out['data_samples'].metainfo['source_idx'] == 4
+    assert out['data_samples'].is_synthetic
+    assert ds.get_cat_ids(10) == [1] and ds.get_gt_labels()[10] == 1
+    # a pipeline switch (mmdet's PipelineSwitchHook) reaches every part
+    from mmengine.dataset import Compose
+    ds.pipeline = Compose(load[:1])
+    assert set(ds[0]) >= {'img', 'source_idx'} and 'inputs' not in ds[0]
+    assert ds.reader.leaves[1].pipeline is ds.pipeline
+
+
+def test_found_inside_a_concat_dataset_beside_other_data():
+    from mmengine.dataset import ConcatDataset
+
+    from mmtada.datasets import find_tada_dataset
+    other = dict(type='mmtada.Digits', split='test', indices=4,
+                 pipeline=PACK)
+    tada = dict(type='mmtada.TADADataset', num_slots=2, dataset=dict(
+        type='mmtada.Digits', split='train', indices=6, pipeline=PACK))
+    both = ConcatDataset([other, tada])
+    assert find_tada_dataset(both) is both.datasets[1]
+    with pytest.raises(TypeError, match="type='mmtada.TADADataset'"):
+        find_tada_dataset(ConcatDataset([other]))
+
+
+class Grey(Digits):
+    """The digits as MNIST holds its images: (H, W) uint8, one channel."""
+
+    def load_data_list(self):
+        infos = super().load_data_list()
+        for info in infos:
+            info['img'] = info['img'][..., 0].copy()
+        return infos
+
+
+def test_grey_in_memory_variants_are_served_grey(tmp_path):
+    ds = TADADataset(Grey(split='train', indices=10, pipeline=PACK),
+                     num_slots=2)
+    assert ds[0]['inputs'].shape == (1, 16, 16)
+    fmt = ds.reader.source_format(3)
+    assert fmt.channels == 1 and fmt.ndim == 2
+    cache = VariantCache(str(tmp_path), ds.reader.fingerprint(), dict(g=1))
+    cache.write(3, 0, 255 - ds.reader.source_image(3), fmt)
+    ds.set_variants(cache, [(3, 0)])
+    served = ds[10]['inputs']
+    assert served.shape == (1, 16, 16)  # stacks with the real items
+    assert np.array_equal(served.numpy()[0],
+                          255 - ds[3]['inputs'].numpy()[0])
+
+
+def test_16_bit_grey_files_keep_their_depth_unchanged(tmp_path):
+    from test_sample_reader import folder_set
+    load = [dict(type='mmpretrain.LoadImageFromFile',
+                 color_type='unchanged')]
+    ds = TADADataset(dict(folder_set(tmp_path / 'd', ['0.png', '1.png'],
+                                     mode='I;16'), pipeline=load),
+                     num_slots=1)
+    src = ds[1]['img']
+    assert src.dtype == np.uint16 and src.ndim == 2
+    cache = VariantCache(str(tmp_path / 'c'), ds.reader.fingerprint(),
+                         dict(u=1))
+    rgb = ds.reader.source_image(1)
+    cache.write(1, 0, rgb, ds.reader.source_format(1))
+    ds.set_variants(cache, [(1, 0)])
+    variant = ds[2]['img']
+    assert variant.dtype == np.uint16 and variant.shape == src.shape
+    # an exact copy made at 8 bits comes back within one 8-bit step
+    assert np.abs(variant.astype(int) - src.astype(int)).max() <= 257

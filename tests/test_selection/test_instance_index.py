@@ -7,13 +7,15 @@ from mmtada.selection import InstanceIndex
 
 
 class Infos:
+    """Data infos, read as SampleReader gives them."""
+
     def __init__(self, infos):
         self.infos = infos
 
     def __len__(self):
         return len(self.infos)
 
-    def get_data_info(self, i):
+    def data_info(self, i):
         return self.infos[i]
 
 

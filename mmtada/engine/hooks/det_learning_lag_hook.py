@@ -2,6 +2,7 @@
 from typing import Optional, Union
 
 import torch
+from mmengine.logging import print_log
 
 from mmtada.engine.head_recorder import class_count_error
 from mmtada.registry import HOOKS
@@ -115,11 +116,46 @@ class DetLearningLagHook(LearningLagHook):
         if not classes:
             raise ValueError("the detection dataset has no metainfo "
                              "'classes'; set metainfo=dict(classes=(...)).")
-        self.index = InstanceIndex(reader.dataset)
+        self.index = InstanceIndex(reader)
         model_classes = detector_num_classes(self._model(runner))
         if model_classes is not None and model_classes != len(classes):
             raise ValueError(class_count_error(model_classes, len(classes)))
         self.stats = LagStats(self.index.num_instances, len(classes))
+        self._check_test_cfg(runner)
+
+    def _check_test_cfg(self, runner) -> None:
+        """The probe sees only the predictions the detector's ``test_cfg``
+        keeps: warn where it would hide instances the detector finds."""
+        model = self._model(runner)
+        cfgs = [getattr(model, 'test_cfg', None)] + [
+            getattr(getattr(model, name, None), 'test_cfg', None)
+            for name in ('bbox_head', 'roi_head')]
+        found = {}
+        for cfg in filter(None, cfgs):
+            for key in ('score_thr', 'max_per_img'):
+                for part in (cfg, cfg.get('rcnn') or {}):
+                    if part.get(key) is not None:
+                        found.setdefault(key, part[key])
+        score = found.get('score_thr')
+        if score is not None and score > self.score_thr:
+            print_log(
+                f"TADA: the detector's test_cfg drops predictions below "
+                f'score {score}, above the hook\'s score_thr '
+                f'{self.score_thr}: instances it finds between the two '
+                'count as unlearned. Set the test_cfg score_thr (for '
+                'two-stage detectors test_cfg.rcnn.score_thr) to at most '
+                f'{self.score_thr}.', logger='current', level=30)
+        most = int(self.index.count_per_image(
+            torch.ones(self.index.num_instances, dtype=torch.bool)).max()) \
+            if self.index.num_instances else 0
+        cap = found.get('max_per_img')
+        if cap is not None and most > cap:
+            print_log(
+                f"TADA: the detector's test_cfg keeps at most {cap} "
+                f'predictions per image, but an image has {most} instances:'
+                ' the probe marks the ones beyond the cap unlearned. Raise '
+                f'test_cfg max_per_img above {most}.', logger='current',
+                level=30)
 
     def _consume(self, outputs) -> None:
         """Score the ground-truth instances of one probe batch."""

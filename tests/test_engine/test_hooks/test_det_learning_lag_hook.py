@@ -121,3 +121,15 @@ def test_setup_errors(det_cfg):
             DetLearningLagHook(min_instances=bad)
     with pytest.raises(ValueError, match='max_fraction must be in'):
         DetLearningLagHook(max_fraction=0)
+
+
+def test_a_test_cfg_that_hides_found_instances_is_named(det_cfg, capsys):
+    from mmengine.logging import MMLogger
+    MMLogger.get_instance('mmtada-det-test', log_level='WARNING')
+    cfg = det_cfg(detector='retinanet', score_thr=0.3)
+    cfg.model.test_cfg.update(score_thr=0.5, max_per_img=1)
+    runner = Runner.from_cfg(cfg)
+    lag_hook(runner).before_train(runner)
+    out = capsys.readouterr().out
+    assert 'drops predictions below score 0.5' in out
+    assert 'keeps at most 1 predictions per image' in out

@@ -334,3 +334,39 @@ def test_same_seed_same_selection_and_same_variants(cls_cfg, tmp_path,
     (sel_a, variants_a), (sel_b, variants_b) = run('a'), run('b')
     assert sel_a == sel_b and len(variants_a) > 0
     assert variants_a == variants_b  # byte-identical files (sha256)
+
+
+def test_class_balancing_above_the_wrapper_is_refused_in_add_mode(cls_cfg):
+    cfg = cls_cfg()
+    cfg.train_dataloader.dataset = dict(
+        type='ClassBalancedDataset', oversample_thr=0.5,
+        dataset=cfg.train_dataloader.dataset)
+    runner = Runner.from_cfg(cfg)
+    with pytest.raises(ValueError, match="ClassBalancedDataset balances "
+                       "classes.*set mode='replace'"):
+        lag_hook(runner).before_train(runner)
+    cfg.train_dataloader.dataset.dataset.mode = 'replace'
+    runner = Runner.from_cfg(cfg)
+    lag_hook(runner).before_train(runner)  # the sources stay fixed: fine
+
+
+def test_a_diverged_training_is_not_selected_from(cls_cfg):
+    runner = Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1))
+    hook = lag_hook(runner)
+    hook.before_train(runner)
+    hook._stop_recording()
+    hook.stats.update(torch.arange(4), torch.randn(4, 10).log_softmax(1),
+                      torch.zeros(4, dtype=torch.long))
+    with torch.no_grad():
+        next(runner.model.parameters()).fill_(float('nan'))
+    hook.stats.end_epoch(1)
+    with pytest.raises(RuntimeError, match=r'diverged before select_epoch=1'
+                       r' \(model weights not finite\).*clip gradients'):
+        hook._select(runner, 1)
+    assert not osp.exists(osp.join(runner.work_dir, 'tada',
+                                   'selection.json'))
+    # and a non-finite output recorded on the training forward says so
+    hook.stats.update(torch.arange(2), torch.full((2, 10), float('nan')),
+                      torch.zeros(2, dtype=torch.long))
+    hook.stats.end_epoch(1)
+    assert hook.stats.nonfinite[-1] == 2
