@@ -32,3 +32,6 @@ GENERATORS = Registry(
 SELECTION_RULES = Registry(
     'tada selection rule', scope='mmtada', build_func=build_in_own_scope,
     locations=['mmtada.selection'])
+VARIANT_FILTERS = Registry(
+    'tada variant filter', scope='mmtada', build_func=build_in_own_scope,
+    locations=['mmtada.evaluation'])

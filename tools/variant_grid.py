@@ -19,7 +19,8 @@ import argparse
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_sample_reader, build_tada_parts, open_run_cache
+from mmtada.apis import (build_sample_reader, build_tada_parts,
+                         open_run_cache, served_pairs)
 from mmtada.generators import variant_seed
 from mmtada.registry import GENERATORS
 from mmtada.selection import Selection
@@ -54,8 +55,9 @@ def run_rows(cfg, args):
     parts = build_tada_parts(cfg, args.work_dir)
     if not selection.indices:
         raise SystemExit(f'the run in {args.work_dir} selected nothing.')
+    pairs = served_pairs(args.work_dir, selection, parts.hook.num_variants)
     grid = selection_grid(parts.reader, open_run_cache(parts), selection,
-                          parts.hook.num_variants, args.rows, args.cell)
+                          pairs, args.rows, args.cell)
     return grid, min(args.rows, len(selection.indices))
 
 

@@ -1,12 +1,15 @@
 """What a config's TADA run generates with and where it caches."""
 import copy
+import json
+import os.path as osp
 from typing import NamedTuple
 
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmtada.generators import VariantCache, open_cache
+from mmtada.generators import VariantCache, open_cache, variant_pairs
 from mmtada.registry import HOOKS
+from mmtada.utils import RunLayout
 from .base_dataset import build_sample_reader
 from .train import find_lag_hook
 
@@ -34,6 +37,18 @@ def build_tada_parts(cfg: Config, work_dir: str) -> TadaParts:
             cfg.get('default_scope', 'mmpretrain')):
         hook = HOOKS.build(hook_cfg)
     return TadaParts(reader, hook, hook.cache_root(work_dir))
+
+
+def served_pairs(work_dir: str, selection, num_variants: int) -> list:
+    """The (source, variant) variants a run serves, once each: what its
+    hook wrote to ``tada/served.json`` (after the variant filter), else,
+    for a run without that file, every variant of its selection."""
+    path = RunLayout(work_dir).served
+    if not osp.exists(path):
+        return variant_pairs(selection.indices, num_variants)
+    with open(path) as f:
+        pairs = json.load(f)['pairs']
+    return sorted({(int(s), int(v)) for s, v in pairs if v is not None})
 
 
 def open_run_cache(parts: TadaParts) -> VariantCache:

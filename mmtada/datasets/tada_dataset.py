@@ -13,6 +13,28 @@ from .sample_reader import SampleReader, leaves_of
 MODES = ('add', 'replace')
 
 
+def served_info(reader: SampleReader, source: int,
+                variant: Optional[int] = None, cache=None) -> dict:
+    """The data info base sample ``source`` is served with, or with
+    ``variant`` its variant from ``cache``: the source's (labels, boxes,
+    size), with the image swapped: an in-memory image in the source's
+    layout, channels and depth; a file by the variant's path, read by the
+    pipeline exactly as the source is."""
+    info = reader.data_info(source)
+    if variant is None:
+        return info
+    if 'img' in info:
+        img = cache.read(source, variant, unchanged=True)
+        if np.ndim(info['img']) == 3 and img.ndim == 2:
+            img = img[..., None]
+        elif img.ndim == 3 and reader.in_memory_channel_order == 'rgb':
+            img = np.concatenate([img[..., 2::-1], img[..., 3:]], 2)
+        info['img'] = np.ascontiguousarray(img)
+    else:
+        info['img_path'] = cache.path(source, variant)
+    return info
+
+
 @DATASETS.register_module()
 class TADADataset:
     """Wraps a training set; after selection it also serves the variants.
@@ -160,13 +182,16 @@ class TADADataset:
         return list(self._variants)
 
     def set_variants(self, cache, variants: Sequence[Tuple[int, int]]) -> None:
-        """Serve ``variants`` (pairs of source and variant index) from
-        ``cache`` (a :class:`VariantCache` holding all of them)."""
+        """Serve ``variants`` (pairs of source and variant index; variant
+        None serves the source itself, where a filter dropped all of its
+        variants) from ``cache`` (a :class:`VariantCache` holding all of
+        them)."""
         self.full_init()
         # Ordered by variant index first: a surplus over num_slots drops
         # the last variants of every sample, never whole samples.
-        variants = sorted(((int(s), int(v)) for s, v in variants),
-                          key=lambda p: (p[1], p[0]))
+        variants = sorted(
+            ((int(s), None if v is None else int(v)) for s, v in variants),
+            key=lambda p: (-1 if p[1] is None else p[1], p[0]))
         n = len(self.reader)
         for s, _ in variants:
             if not 0 <= s < n:
@@ -219,21 +244,10 @@ class TADADataset:
         return int(self._base[self._slot_perm[j % self._ori_len]]), None
 
     def _info(self, idx: int, source: int, variant: Optional[int]) -> dict:
-        info = self.reader.data_info(source)
-        if variant is not None:
-            if 'img' in info:  # in the source's layout, channels and depth
-                img = self._cache.read(source, variant, unchanged=True)
-                if np.ndim(info['img']) == 3 and img.ndim == 2:
-                    img = img[..., None]
-                elif img.ndim == 3 and \
-                        self.reader.in_memory_channel_order == 'rgb':
-                    img = np.concatenate([img[..., 2::-1], img[..., 3:]], 2)
-                info['img'] = np.ascontiguousarray(img)
-            else:
-                info['img_path'] = self._cache.path(source, variant)
-            if 'instances' in info:
-                pos = self._position[(source, variant)]
-                info['img_id'] = self._first_img_id + pos
+        info = served_info(self.reader, source, variant, self._cache)
+        if variant is not None and 'instances' in info:
+            pos = self._position[(source, variant)]
+            info['img_id'] = self._first_img_id + pos
         info['sample_idx'] = idx
         info['source_idx'] = source
         info['is_synthetic'] = variant is not None

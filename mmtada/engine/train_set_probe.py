@@ -14,7 +14,8 @@ DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
                  'scale_factor', 'flip', 'flip_direction')
 
 
-def _test_pipeline(cfg) -> List[dict]:
+def config_test_pipeline(cfg) -> List[dict]:
+    """The config's test (else val) pipeline, a copy."""
     for key in ('test_dataloader', 'val_dataloader'):
         loader = cfg.get(key)
         if loader and loader.get('dataset', {}).get('pipeline') is not None:
@@ -89,7 +90,7 @@ class TrainSetProbe:
     def __init__(self, runner, reader, batch_size=None, num_workers=None):
         cfg = runner.cfg
         probe = ProbeSet(reader, Compose(with_sample_idx(
-            _test_pipeline(cfg))))
+            config_test_pipeline(cfg))))
         train = cfg.train_dataloader
         loader = dict(
             dataset=probe,

@@ -19,15 +19,16 @@ def variant_pairs(sources: Sequence[int],
     return [(int(s), v) for s in sorted(sources) for v in range(num_variants)]
 
 
-def generate_variants(generator, cache, samples, sources: Sequence[int],
-                      num_variants: int, seed: int,
+def generate_variants(generator, cache, samples,
+                      pairs: Sequence[Tuple[int, int]], seed: int,
                       shard: Optional[Tuple[int, int]] = None) -> dict:
-    """Make every missing variant of ``sources`` and return counts.
+    """Make every missing variant of ``pairs`` and return counts.
 
-    Rank r makes pairs ``r, r + W, r + 2W, ...`` of the sorted
-    (source, variant) list, so across ranks each variant is made exactly
-    once. Pairs cached whole (by an earlier or interrupted run, or a run
-    sharing the cache, even while this one runs) are skipped; missing,
+    Rank r makes pairs ``r, r + W, r + 2W, ...`` of the (source, variant)
+    list (:func:`variant_pairs` sorts it), so across ranks each variant is
+    made exactly once. Pairs cached whole (by an earlier or interrupted
+    run, or a run sharing the cache, even while this one runs) are skipped;
+    missing,
     corrupt or truncated ones (checked against the cache manifest) are
     made again. Ends with a barrier: afterwards
     every rank can read every variant, provided ``cache`` lies on a file
@@ -37,8 +38,7 @@ def generate_variants(generator, cache, samples, sources: Sequence[int],
         generator: a :class:`BaseGenerator`.
         cache: a :class:`VariantCache`.
         samples: a :class:`SampleSource` (the base samples).
-        sources: base indices of the selected samples.
-        num_variants: k variants per sample.
+        pairs: (base index, variant index) of the variants to have.
         seed: the run's generation seed.
         shard: ``(index, count)`` to split the work between independent
             jobs instead of between the ranks of this process group.
@@ -48,7 +48,7 @@ def generate_variants(generator, cache, samples, sources: Sequence[int],
         (summed over ranks) and ``seconds`` (the slowest rank).
     """
     rank, world = shard or (dist.get_rank(), dist.get_world_size())
-    pairs = variant_pairs(sources, num_variants)
+    pairs = [(int(s), int(v)) for s, v in pairs]
     mine = pairs[rank::world]
     todo = cache.verify(mine)
     done = len(mine) - len(todo)  # cached whole already

@@ -3,7 +3,8 @@ missing, list the served pairs, record the cost."""
 import copy
 import json
 import os.path as osp
-from typing import List, NamedTuple, Optional, Sequence, Tuple
+import time
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 from mmengine import dist
@@ -15,14 +16,21 @@ from .generate_variants import generate_variants, variant_pairs
 from .sample_source import SampleSource
 from .variant_cache import VariantCache
 
+FILTER_COUNTS = ('kept', 'remade', 'dropped', 'filter_seconds')
+
 
 class VariantSet(NamedTuple):
     """What :func:`make_variants` leaves: the cache holding every variant,
-    the (source, variant) pairs to serve, and this call's counts (``total``,
-    ``generated``, ``reused``, ``seconds``)."""
+    the (source, variant) pairs to serve (variant None: the source itself,
+    where the filter dropped all its variants), this call's counts
+    (``total``, ``generated``, ``reused``, ``seconds``; with a filter also
+    ``kept``, ``remade``, ``dropped``, ``filter_seconds``) and the
+    filter's verdicts (``{(source, variant): accepted variant or -1}``,
+    None without a filter)."""
     cache: VariantCache
-    pairs: List[Tuple[int, int]]
+    pairs: List[Tuple[int, Optional[int]]]
     counts: dict
+    verdicts: Optional[Dict[Tuple[int, int], int]]
 
 
 def open_cache(generator_cfg: dict, samples: SampleSource, seed: int,
@@ -34,6 +42,25 @@ def open_cache(generator_cfg: dict, samples: SampleSource, seed: int,
     return VariantCache.for_run(root, samples, generator, seed)
 
 
+def served(pairs, accepted: Dict) -> List[Tuple[int, Optional[int]]]:
+    """What each slot of ``pairs`` serves: its accepted variant; for a
+    dropped one, another accepted variant of its source (in turn), else
+    the source itself (None)."""
+    by_source: Dict[int, List[int]] = {}
+    for (s, _), v in accepted.items():
+        by_source.setdefault(s, []).append(v)
+    out, turn = [], {}
+    for s, v in pairs:
+        if (s, v) in accepted:
+            out.append((s, accepted[(s, v)]))
+            continue
+        others = sorted(by_source.get(s, []))
+        k = turn.get(s, 0)
+        turn[s] = k + 1
+        out.append((s, others[k % len(others)] if others else None))
+    return out
+
+
 def make_variants(generator_cfg: dict,
                   samples: SampleSource,
                   sources: Sequence[int],
@@ -41,7 +68,9 @@ def make_variants(generator_cfg: dict,
                   seed: int,
                   cache_root: str,
                   record: Optional[str] = None,
-                  shard: Optional[Tuple[int, int]] = None) -> VariantSet:
+                  shard: Optional[Tuple[int, int]] = None,
+                  variant_filter=None,
+                  verdicts: Optional[Dict] = None) -> VariantSet:
     """Make every missing variant of ``sources`` and say what to serve.
 
     The generator is built here and released before returning, so that
@@ -51,6 +80,15 @@ def make_variants(generator_cfg: dict,
     every rank must call this with the same arguments, and afterwards
     every rank can read every variant. With ``record`` (a
     ``generation.json`` path) rank 0 merges this call's cost into it.
+
+    With ``variant_filter`` (e.g. :class:`~mmtada.evaluation.
+    LabelAgreement`, bound to a model) each rank judges its share of the
+    new variants (collective: the verdicts are gathered, so every rank
+    serves the same); variant ``v`` of a sample is tried as ``v``, then
+    ``v + k``, ``v + 2k``, ... (k = ``num_variants``; each try its own seed
+    and cache file) up to the filter's ``max_tries``, then dropped.
+    ``verdicts`` (a resumed run's) are applied as they are: nothing is
+    judged or remade again, only missing files are made.
 
     Args:
         generator_cfg (dict): the generator's config (``type=...``).
@@ -63,21 +101,79 @@ def make_variants(generator_cfg: dict,
             (not recorded).
         shard (tuple, optional): ``(index, count)``. Defaults to None (the
             ranks of the process group).
+        variant_filter (optional): judges variants. Defaults to None (all
+            kept).
+        verdicts (dict, optional): a previous call's verdicts. Defaults to
+            None.
     """
+    k = int(num_variants)
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
     cache = VariantCache.for_run(cache_root, samples, generator, seed)
-    counts = generate_variants(generator, cache, samples, sources,
-                               num_variants, seed, shard=shard)
-    del generator
+    pairs = variant_pairs(sources, k)
+    counts = dict(total=len(pairs), generated=0, reused=0, seconds=0.0)
+
+    def make(todo):
+        got = generate_variants(generator, cache, samples, todo, seed,
+                                shard=shard)
+        for key in ('generated', 'reused', 'seconds'):
+            counts[key] += got[key]
+
+    if verdicts is not None:  # resumed: as judged before
+        make([(s, v) for (s, _), v in verdicts.items() if v >= 0])
+        accepted = {p: v for p, v in verdicts.items() if v >= 0}
+    elif variant_filter is None:
+        make(pairs)
+        accepted = {p: p[1] for p in pairs}
+    else:
+        accepted = _filtered(make, variant_filter, samples, cache, pairs, k,
+                             counts)
+        verdicts = {p: accepted.get(p, -1) for p in pairs}
+    generator = None  # released: no weights held through training
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
+    if verdicts is not None:
+        counts.update(
+            kept=sum(accepted.get(p) == p[1] for p in pairs),
+            remade=sum(p in accepted and accepted[p] != p[1] for p in pairs),
+            dropped=sum(p not in accepted for p in pairs))
+    filtered = '' if verdicts is None else (
+        f", filter: {counts['kept']} kept, {counts['remade']} remade, "
+        f"{counts['dropped']} dropped")
     print_log(
         f"TADA generation: {counts['total']} variants "
         f"({counts['generated']} made, {counts['reused']} reused) in "
-        f"{counts['seconds']:.1f}s, cache {cache.dir}", logger='current')
+        f"{counts['seconds']:.1f}s{filtered}, cache {cache.dir}",
+        logger='current')
     if record is not None and dist.is_main_process():
-        record_generation(record, cache, len(sources), num_variants, counts)
-    return VariantSet(cache, variant_pairs(sources, num_variants), counts)
+        record_generation(record, cache, len(sources), k, counts)
+    return VariantSet(cache, served(pairs, accepted), counts, verdicts)
+
+
+def _filtered(make, variant_filter, samples, cache, pairs, k,
+              counts) -> Dict[Tuple[int, int], int]:
+    """Make, judge and remake until every pair is accepted or out of
+    tries; returns the accepted variant of each accepted pair."""
+    rank, world = dist.get_rank(), dist.get_world_size()
+    accepted, pending = {}, list(pairs)
+    counts['filter_seconds'] = 0.0
+    for t in range(variant_filter.max_tries):
+        if not pending:
+            break
+        tries = [(s, v + t * k) for s, v in pending]
+        make(tries)
+        start = time.perf_counter()
+        mine = list(range(rank, len(tries), world))
+        keep = variant_filter.judge(samples, cache, [tries[i] for i in mine])
+        gathered = dist.all_gather_object(dict(zip(mine, keep)))
+        verdict = {i: ok for part in gathered for i, ok in part.items()}
+        took = dist.all_gather_object(time.perf_counter() - start)
+        counts['filter_seconds'] += max(took)
+        counts['seconds'] += max(took)
+        for i, pair in enumerate(pending):
+            if verdict[i]:
+                accepted[pair] = tries[i][1]
+        pending = [p for p in pending if p not in accepted]
+    return accepted
 
 
 def record_generation(path: str, cache: VariantCache, selected: int,
@@ -85,10 +181,13 @@ def record_generation(path: str, cache: VariantCache, selected: int,
     """Merge one generation's cost into ``path`` (``generation.json``):
     the counts of a run, summed over the calls of one work dir that used
     the same cache (a resumed run adds what it made; a call that made
-    nothing leaves the record as it stands)."""
+    nothing leaves the record as it stands); the filter's counts are the
+    latest call's."""
     record = dict(cache=cache.dir, settings=cache.settings,
                   selected=int(selected), num_variants=int(num_variants),
                   total=counts['total'], generated=0, seconds=0.0)
+    record.update({key: counts[key] for key in FILTER_COUNTS
+                   if key in counts})
     if osp.exists(path):
         with open(path) as f:
             old = json.load(f)

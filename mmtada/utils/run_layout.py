@@ -6,6 +6,8 @@ Under a run's work dir::
     <work_dir>/tada/trajectories.npz   per-sample statistics to selection
     <work_dir>/tada/generation.json    what the variants cost
     <work_dir>/tada/dataset_state.json the served data's state digest
+    <work_dir>/tada/served.json        the (source, variant) pairs served,
+                                       after the variant filter
     <work_dir>/tada/variants/          the variant cache (unless cache_dir)
     <work_dir>/tada/box_fidelity.json  tools/box_fidelity.py
     <work_dir>/tada/variant_quality.json  tools/variant_quality.py
@@ -46,6 +48,10 @@ class RunLayout:
     @property
     def dataset_state(self) -> str:
         return self.path('dataset_state.json')
+
+    @property
+    def served(self) -> str:
+        return self.path('served.json')
 
     @property
     def variants(self) -> str:

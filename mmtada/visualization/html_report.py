@@ -65,6 +65,36 @@ def _curves(records: List[dict]) -> Optional[np.ndarray]:
     return plot_rgb(draw, ncols=2)
 
 
+def _quality_section(path: str) -> List[str]:
+    """The variant-quality table of ``tools/variant_quality.py``'s JSON
+    (overall and per class), if the run has one."""
+    if not osp.exists(path):
+        return []
+    with open(path) as f:
+        quality = json.load(f)
+    if quality.get('task') != 'classification':
+        keys = [k for k in quality['summary'] if k != 'sources']
+        rows = [('all', quality['summary'])]
+    else:
+        keys = ['variants', 'label_kept', 'source_label_kept',
+                'label_kept_relative', 'confidence_ratio_median', 'novelty',
+                'sibling_novelty', 'psnr']
+        rows = [('all', quality['summary'])] + list(
+            quality.get('per_class', {}).items())
+    out = ['<h2>Variant quality</h2><p>As the reference model '
+           f"{html.escape(osp.basename(str(quality.get('checkpoint'))))} "
+           'sees them (tools/variant_quality.py).</p><table><tr><th>set'
+           '</th>' + ''.join(f'<th>{html.escape(k)}</th>' for k in keys) +
+           '</tr>']
+    for name, summary in rows:
+        cells = ''.join(
+            f'<td>{summary[k]:.3f}</td>' if isinstance(summary.get(k), float)
+            else f"<td>{html.escape(str(summary.get(k, '')))}</td>"
+            for k in keys)
+        out.append(f'<tr><th>{html.escape(str(name))}</th>{cells}</tr>')
+    return out + ['</table>']
+
+
 def write_report(work_dir: str, out: Optional[str] = None) -> str:
     """Write ``<work_dir>/tada/report.html`` (or ``out``) from the run's
     files (:class:`~mmtada.utils.RunLayout`): the selection, the
@@ -133,6 +163,12 @@ def write_report(work_dir: str, out: Optional[str] = None) -> str:
         page += ['<tr>' + ''.join(f'<td>{html.escape(str(c))}</td>'
                                   for c in row) + '</tr>' for row in cost]
         page.append('</table>')
+        if 'kept' in gen:
+            page.append(
+                f"<p>Variant filter: {gen['kept']} kept, {gen['remade']} "
+                f"remade, {gen['dropped']} dropped "
+                f"({gen.get('filter_seconds', 0):.1f} s of the cost).</p>")
+    page += _quality_section(layout.variant_quality)
     for title, uri in figures:
         page.append(f'<h2>{html.escape(title)}</h2><img alt="'
                     f'{html.escape(title)}" src="{uri}">')

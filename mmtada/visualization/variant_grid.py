@@ -44,11 +44,12 @@ def draw_boxes(rgb: np.ndarray, bboxes: np.ndarray,
 
 
 def save_png(path: str, rgb: np.ndarray) -> None:
+    """Write ``rgb`` as a PNG, whole (temp file, then rename)."""
+    from mmtada.utils import atomic_write_bytes
     ok, buf = cv2.imencode('.png', np.ascontiguousarray(rgb[..., ::-1]))
     if not ok:
         raise OSError(f'cannot encode {path}')
-    with open(path, 'wb') as f:
-        f.write(buf.tobytes())
+    atomic_write_bytes(path, buf.tobytes())
 
 
 def pick_per_class(labels: np.ndarray, per_class: int) -> List[int]:

@@ -1,4 +1,5 @@
 """Track per-sample learning lag, select the lagging samples, augment them."""
+import copy
 import math
 from typing import Optional, Union
 
@@ -14,7 +15,8 @@ from mmtada.datasets.tada_dataset import find_tada_dataset, tada_dataset_path
 from mmtada.engine.head_recorder import HeadRecorder, class_count_error
 from mmtada.engine.train_set_probe import TrainSetProbe
 from mmtada.generators import check_writable, make_variants
-from mmtada.registry import GENERATORS, HOOKS, SELECTION_RULES
+from mmtada.registry import (GENERATORS, HOOKS, SELECTION_RULES,
+                             VARIANT_FILTERS)
 from mmtada.selection import LagStats, Selection, select_samples
 from mmtada.utils import RunLayout, atomic_write_json
 from mmtada.visualization import score_histogram, selection_grid
@@ -97,6 +99,14 @@ class LearningLagHook(Hook):
             batch size.
         head_path (str): attribute path of the classification head.
             Defaults to ``'head'``.
+        variant_filter (dict, optional): judges each variant after
+            generation, e.g. ``dict(type='mmtada.LabelAgreement',
+            min_ratio=0.5, max_tries=3)``: scored by the model being
+            trained (eval mode, test pipeline) or a ``checkpoint``; a
+            rejected variant is made again with its next seed, then
+            dropped. Each rank judges its share; the verdicts go into the
+            checkpoint, so a resumed run rescores and remakes nothing.
+            Defaults to None (every variant served).
         mode (str): only ``'in_run'`` here; ``'restart'`` is read by
             :func:`mmtada.apis.train` (``tools/train.py``), which runs
             the two runs. Defaults to ``'in_run'``.
@@ -116,6 +126,7 @@ class LearningLagHook(Hook):
                  probe_interval: int = 1,
                  probe_batch_size: Optional[int] = None,
                  head_path: str = 'head',
+                 variant_filter: Optional[dict] = None,
                  mode: str = 'in_run'):
         if mode == 'restart':
             raise ValueError(
@@ -140,6 +151,10 @@ class LearningLagHook(Hook):
                 f"unknown generator {self.generator_cfg.get('type')!r}: use "
                 f'one of {sorted(GENERATORS.module_dict)} (mmtada.<name>).')
         self.num_variants = int(num_variants)
+        self.variant_filter_cfg = None if variant_filter is None \
+            else dict(variant_filter)
+        if self.variant_filter_cfg is not None:
+            VARIANT_FILTERS.build(copy.deepcopy(self.variant_filter_cfg))
         self.stop_after_selection = bool(stop_after_selection)
         self.selection_file = selection
         self.cache_dir = cache_dir
@@ -153,6 +168,7 @@ class LearningLagHook(Hook):
         self.stats: Optional[LagStats] = None
         self.selection: Optional[Selection] = None
         self.generation: dict = {}
+        self.verdicts: Optional[dict] = None
         self._resumed: Optional[dict] = None
         self._recorder: Optional[HeadRecorder] = None
         self._probe: Optional[TrainSetProbe] = None
@@ -164,7 +180,8 @@ class LearningLagHook(Hook):
             rule=self.rule_name, rule_cfg=self.rule.config(),
             num_variants=self.num_variants,
             generator=self.generator_cfg, seed=self.seed,
-            select_epoch=self.select_epoch)
+            select_epoch=self.select_epoch,
+            variant_filter=self.variant_filter_cfg)
 
     def cache_root(self, work_dir: str) -> str:
         """The variant cache root of a run in ``work_dir``."""
@@ -380,16 +397,23 @@ class LearningLagHook(Hook):
         self._augment(runner)
 
     def _augment(self, runner) -> None:
+        variant_filter = None
+        if self.variant_filter_cfg is not None and self.verdicts is None:
+            variant_filter = VARIANT_FILTERS.build(copy.deepcopy(
+                self.variant_filter_cfg)).bind(runner.cfg, runner.model)
         made = make_variants(
             self.generator_cfg, self.dataset.reader, self.selection.indices,
             self.num_variants, self.seed, self.cache_root(runner.work_dir),
-            record=self.layout.generation)
-        self.generation = made.counts
-        if dist.is_main_process() and self.selection.indices:
-            runner.visualizer.add_image(
-                'tada_hard_examples', selection_grid(
-                    self.dataset.reader, made.cache, self.selection,
-                    self.num_variants), step=self.selection.epoch)
+            record=self.layout.generation, variant_filter=variant_filter,
+            verdicts=self.verdicts)
+        self.generation, self.verdicts = made.counts, made.verdicts
+        if dist.is_main_process():
+            atomic_write_json(self.layout.served, dict(pairs=made.pairs))
+            if self.selection.indices:
+                runner.visualizer.add_image(
+                    'tada_hard_examples', selection_grid(
+                        self.dataset.reader, made.cache, self.selection,
+                        made.pairs), step=self.selection.epoch)
         self.dataset.set_variants(made.cache, made.pairs)
         self._check_same_state()
         # Persistent workers hold a copy of the dataset: restart them once.
@@ -424,7 +448,9 @@ class LearningLagHook(Hook):
             signature=self.signature(),
             stats=self.stats.state_dict() if self.stats else None,
             selection=self.selection.to_dict() if self.selection else None,
-            generation=dict(self.generation))
+            generation=dict(self.generation),
+            verdicts=None if self.verdicts is None else [
+                [s, v, a] for (s, v), a in sorted(self.verdicts.items())])
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         """Keep a resumed run's TADA state for ``before_train`` (every
@@ -447,6 +473,8 @@ class LearningLagHook(Hook):
                 'original settings, or start a new work_dir.')
         if state['stats'] is not None:
             self.stats.load_state_dict(state['stats'])
+        if state.get('verdicts') is not None:
+            self.verdicts = {(s, v): a for s, v, a in state['verdicts']}
         if state['selection'] is not None:
             self.selection = Selection.from_dict(state['selection'])
             self._check_dataset(self.selection, 'the checkpoint')

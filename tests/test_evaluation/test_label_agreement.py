@@ -1,0 +1,110 @@
+"""The variant filter in the generation chain and in the hook: what is
+kept, remade and dropped, on a real classifier; the same on resume."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.runner import Runner
+
+from mmtada.datasets import Digits, SampleReader
+from mmtada.evaluation import LabelAgreement
+from mmtada.generators import make_variants
+from mmtada.utils import RunLayout
+
+
+def lag_hook(runner):
+    from mmtada.engine.hooks import LearningLagHook
+    return [h for h in runner.hooks if isinstance(h, LearningLagHook)][0]
+
+
+def pixel(weights, strength=0.9):
+    return dict(type='mmtada.PixelSDEdit', weights=weights,
+                strength=strength, num_inference_steps=4)
+
+
+def bound_filter(cfg, min_ratio, max_tries=2):
+    runner = Runner.from_cfg(cfg)
+    return LabelAgreement(min_ratio=min_ratio,
+                          max_tries=max_tries).bind(runner.cfg, runner.model)
+
+
+def test_copies_are_kept_and_an_impossible_bar_drops_all(cls_cfg, tmp_path):
+    reader = SampleReader(Digits(split='train', indices=20, pipeline=[]))
+    flt = bound_filter(cls_cfg(), min_ratio=1.0)  # copies: exactly 1
+    made = make_variants(dict(type='mmtada.Upsample'), reader, [3, 9], 2, 0,
+                         str(tmp_path / 'a'), variant_filter=flt)
+    assert made.counts['kept'] == 4 and made.counts['dropped'] == 0
+    assert made.pairs == [(3, 0), (3, 1), (9, 0), (9, 1)]
+    flt = bound_filter(cls_cfg(), min_ratio=1e9, max_tries=3)
+    made = make_variants(dict(type='mmtada.Upsample'), reader, [3], 2, 0,
+                         str(tmp_path / 'b'), variant_filter=flt)
+    assert made.counts['dropped'] == 2 and made.counts['kept'] == 0
+    assert made.verdicts == {(3, 0): -1, (3, 1): -1}
+    assert made.pairs == [(3, None), (3, None)]  # the slots serve the source
+    for v in range(6):  # three tries of two variants, each its own file
+        assert made.cache.has(3, v)
+
+
+def test_rejected_variants_are_remade_with_their_next_seed(
+        cls_cfg, tmp_path, pixel_weights):
+    reader = SampleReader(Digits(split='train', indices=40, pipeline=[]))
+    flt = bound_filter(cls_cfg(), min_ratio=1.0, max_tries=3)
+    sources = list(range(0, 40, 4))
+    made = make_variants(pixel(pixel_weights), reader, sources, 2, 0,
+                         str(tmp_path), variant_filter=flt)
+    c = made.counts
+    assert c['kept'] + c['remade'] + c['dropped'] == 20
+    assert c['remade'] > 0 and c['kept'] > 0  # a bar some pass, some not
+    # each verdict agrees with the filter's own judgement of every try
+    for (s, v), accepted in made.verdicts.items():
+        tries = [v + 2 * t for t in range(3)]  # what was made, in turn
+        made_tries = tries if accepted < 0 else tries[:tries.index(
+            accepted) + 1]
+        judged = flt.judge(reader, made.cache, [(s, t) for t in made_tries])
+        assert judged[-1] == (accepted >= 0) and not any(judged[:-1])
+        assert all(made.cache.has(s, t) for t in made_tries)
+    # the same seed, the same verdicts
+    again = make_variants(pixel(pixel_weights), reader, sources, 2, 0,
+                          str(tmp_path), variant_filter=flt)
+    assert again.verdicts == made.verdicts and again.counts['generated'] == 0
+
+
+def test_the_hook_filters_records_counts_and_resumes_without_rescoring(
+        cls_cfg, pixel_weights, monkeypatch):
+    flt = dict(type='mmtada.LabelAgreement', min_ratio=1.0, max_tries=2)
+    cfg = cls_cfg(max_epochs=2, select_epoch=1, num_variants=2,
+                  generator=pixel(pixel_weights), variant_filter=flt)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    hook = lag_hook(runner)
+    layout = RunLayout(runner.work_dir)
+    gen = json.load(open(layout.generation))
+    assert gen['kept'] + gen['remade'] + gen['dropped'] == gen['total']
+    assert gen['filter_seconds'] > 0
+    served = json.load(open(layout.served))['pairs']
+    assert sorted(map(tuple, served), key=str) == sorted(
+        hook.dataset.variants, key=str)  # what the dataset serves
+    calls = []
+    monkeypatch.setattr(LabelAgreement, 'judge',
+                        lambda *a: calls.append(a) or [])
+    cfg = cls_cfg(max_epochs=3, select_epoch=1, num_variants=2,
+                  generator=pixel(pixel_weights), variant_filter=flt)
+    cfg.resume = True
+    again = Runner.from_cfg(cfg)
+    again.train()
+    assert calls == []  # nothing rescored
+    assert lag_hook(again).verdicts == hook.verdicts
+    assert again.train_dataloader.dataset.variants == hook.dataset.variants
+    ckpt = torch.load(osp.join(again.work_dir, 'epoch_3.pth'),
+                      weights_only=False)
+    assert ckpt['tada']['verdicts'] == [
+        [s, v, a] for (s, v), a in sorted(hook.verdicts.items())]
+
+
+def test_bad_filter_settings_are_clear():
+    with pytest.raises(ValueError, match='max_tries must be >= 1'):
+        LabelAgreement(max_tries=0)
+    with pytest.raises(KeyError, match='LabelAgreemnt'):
+        from mmtada.engine.hooks import LearningLagHook
+        LearningLagHook(variant_filter=dict(type='mmtada.LabelAgreemnt'))

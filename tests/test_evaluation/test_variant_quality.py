@@ -1,0 +1,91 @@
+"""The variant-quality measures, on crafted cases and through a real
+classifier."""
+import numpy as np
+import pytest
+
+from mmtada.evaluation.variant_quality import (class_spread,
+                                               cosine_distance, per_class,
+                                               quality_table,
+                                               summarize_quality,
+                                               variant_rows)
+
+
+def crafted():
+    """Two classes; sources 0 (class 0) and 1 (class 1), features on two
+    axes; three variants of source 0: a copy, an image of the other class,
+    noise."""
+    labels = {0: 0, 1: 1}
+    probs = {0: np.array([0.8, 0.2]), 1: np.array([0.1, 0.9])}
+    feats = {0: np.array([1.0, 0.0]), 1: np.array([0.0, 1.0])}
+    var_probs = np.array([[0.8, 0.2], [0.1, 0.9], [0.5, 0.5]])
+    var_feats = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    spread = {0: 0.5, 1: 0.5}
+    return (labels, probs, feats, var_probs, var_feats, spread)
+
+
+def test_a_copy_keeps_its_label_and_is_not_new():
+    labels, probs, feats, vp, vf, spread = crafted()
+    rows = variant_rows([0], labels, probs, feats,
+                        [(0, 0), (0, 1), (0, 2)], vp, vf, spread,
+                        [0.0, 900.0, 400.0])
+    copy, other, noise = rows
+    assert copy['kept'] and copy['novelty'] == pytest.approx(0.0)
+    assert copy['confidence_ratio'] == pytest.approx(1.0)
+    assert copy['psnr'] == float('inf')
+    # an image of another class: label lost, as new as two images apart
+    assert not other['kept'] and other['novelty'] == pytest.approx(2.0)
+    assert other['confidence_ratio'] == pytest.approx(0.125)
+    # noise: half-way features, an undecided label
+    assert noise['novelty'] == pytest.approx(
+        (1 - np.sqrt(0.5)) / 0.5, rel=1e-6)
+    assert copy['sibling_novelty'] == other['sibling_novelty'] > 0
+    summary = summarize_quality(rows)
+    assert summary['label_kept'] == pytest.approx(2 / 3)  # argmax 0.5/0.5
+    assert summary['source_label_kept'] == 1.0
+    assert summary['label_kept_relative'] == pytest.approx(2 / 3)
+    assert summary['psnr'] == pytest.approx(10 * np.log10(255**2 / 433.33),
+                                            abs=0.01)
+    table = quality_table(dict(all=summary, **per_class(rows, ['a', 'b'])))
+    assert '| all | 3 | 0.667 | 1.000 |' in table and '| a |' in table
+
+
+def test_the_novelty_unit_is_the_median_distance_within_a_class():
+    rng = np.random.RandomState(0)
+    feats = np.concatenate([rng.randn(30, 8) + 5, rng.randn(30, 8) - 5])
+    labels = np.array([0] * 30 + [1] * 30)
+    spread = class_spread(feats, labels)
+    d = [cosine_distance(feats[i], feats[j]) for i in range(30)
+         for j in range(30) if i != j]
+    assert spread[0] == pytest.approx(np.median(d), rel=0.15)
+    assert set(spread) == {0, 1}
+
+
+def test_copies_through_a_real_classifier_are_copies(tmp_path):
+    """VariantScorer on an mmpretrain classifier: a cached exact copy gets
+    its source's probabilities and features."""
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import MODELS
+
+    from mmtada.datasets import Digits, SampleReader
+    from mmtada.evaluation import VariantScorer
+    from mmtada.generators import make_variants
+    reader = SampleReader(Digits(split='train', indices=12, pipeline=[]))
+    made = make_variants(dict(type='mmtada.Upsample'), reader, [2, 7], 1, 0,
+                         str(tmp_path))
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        model = MODELS.build(dict(
+            type='ImageClassifier',
+            data_preprocessor=dict(num_classes=10, mean=[127.5] * 3,
+                                   std=[127.5] * 3),
+            backbone=dict(type='ResNet_CIFAR', depth=18, base_channels=8,
+                          stem_channels=8),
+            neck=dict(type='GlobalAveragePooling'),
+            head=dict(type='LinearClsHead', num_classes=10, in_channels=64)))
+    scorer = VariantScorer(model, [dict(type='PackInputs')], batch_size=4,
+                           scope='mmpretrain')
+    src_p, src_f = scorer.classify(reader, made.cache, [(2, None), (7, None)])
+    var_p, var_f = scorer.classify(reader, made.cache, made.pairs)
+    assert src_p.shape == (2, 10) and src_f.shape == (2, 64)
+    np.testing.assert_allclose(var_p, src_p, atol=1e-6)
+    np.testing.assert_allclose(var_f, src_f, atol=1e-5)
+    assert model.training  # its mode restored

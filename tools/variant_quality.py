@@ -1,0 +1,234 @@
+"""How good a run's variants are, or what strength to edit with: measured
+by a reference model trained on the real data.
+
+    # a TADA run's variants (the ones it serves)
+    python tools/variant_quality.py CONFIG --work-dir RUN --checkpoint REF.pth
+        [--max-sources 500]
+    # a strength sweep for given weights, without a run
+    python tools/variant_quality.py CONFIG --weights DIR --checkpoint REF.pth
+        --strengths 0.2,0.35,0.5 --out DIR [--sources 200] [--variants 2]
+        [--steps 20] [--generator PixelSDEdit] [--seed 0]
+
+``--checkpoint``: a model of the config trained on the real data (a
+``tools/train.py --baseline`` run's checkpoint). Classification: per
+variant, whether the reference still gives its label (as a rate, and
+relative to the rate on the sources), p(label | variant) / p(label |
+source), novelty (feature distance to the source in units of the distance
+between two real images of the class), sibling novelty (between two
+variants of one source) and PSNR; aggregated overall, per class, and per
+strength for a sweep (see mmtada/evaluation/variant_quality.py). Detection
+(a run): the box fidelity of tools/box_fidelity.py and the novelty of the
+scene outside the boxes. Prints a table; writes JSON beside the run
+(``RUN/tada/variant_quality.json``, shown by tools/report.py) or
+``OUT/variant_quality.json`` and, for a sweep, ``OUT/variant_quality.png``
+(label kept and novelty against strength).
+"""
+import argparse
+import os.path as osp
+
+import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+import numpy as np
+from mmengine.config import Config, DictAction
+
+from mmtada.apis import (build_sample_reader, build_tada_parts,
+                         open_run_cache, served_pairs)
+from mmtada.engine.train_set_probe import config_test_pipeline
+from mmtada.evaluation.box_fidelity import (background_spread,
+                                            box_fidelity_rows, found_fraction,
+                                            outside_novelty,
+                                            summarize_box_fidelity)
+from mmtada.evaluation.variant_quality import (class_spread, per_class,
+                                               quality_table,
+                                               summarize_quality,
+                                               variant_rows)
+from mmtada.evaluation.variant_scoring import (VariantScorer,
+                                               model_from_checkpoint)
+from mmtada.generators import make_variants
+from mmtada.selection import Selection
+from mmtada.utils import RunLayout, atomic_write_json
+from mmtada.visualization import pick_per_class, save_png
+from mmtada.visualization.plot import plot_rgb
+
+
+def parse_args():
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument('--work-dir', help='a TADA run: its served variants')
+    src.add_argument('--weights', help='diffusion weights: a sweep')
+    p.add_argument('--checkpoint', required=True,
+                   help='reference model trained on the real data')
+    p.add_argument('--max-sources', type=int, default=500,
+                   help='run: at most this many sources (evenly spread)')
+    p.add_argument('--out', help='sweep: output folder')
+    p.add_argument('--strengths', default='0.2,0.35,0.5')
+    p.add_argument('--sources', type=int, default=200,
+                   help='sweep: sources, spread over the classes')
+    p.add_argument('--variants', type=int, default=2)
+    p.add_argument('--steps', type=int, default=20)
+    p.add_argument('--generator', default='PixelSDEdit')
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--batch-size', type=int, default=64)
+    p.add_argument('--iou-thr', type=float, default=0.5)
+    p.add_argument('--score-thr', type=float, default=0.3)
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args()
+
+
+def reals_per_class(labels: np.ndarray, sources, per_class: int = 50):
+    """The sources plus other real samples, up to ``per_class`` per class:
+    the images novelty's unit is measured on."""
+    chosen = set(int(s) for s in sources)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        have = [i for i in idx if i in chosen]
+        extra = [int(i) for i in idx if i not in chosen]
+        chosen |= set(extra[:max(0, per_class - len(have))])
+    return sorted(chosen)
+
+
+def classification(scorer, reader, cache, pairs):
+    """Rows and summaries of ``pairs`` (source, variant)."""
+    labels_all = reader.gt_labels()
+    sources = sorted({s for s, _ in pairs})
+    reals = reals_per_class(labels_all, sources)
+    probs, feats = scorer.classify(reader, cache, [(s, None) for s in reals])
+    spread = class_spread(feats, labels_all[reals])
+    at = {s: k for k, s in enumerate(reals)}
+    var_probs, var_feats = scorer.classify(reader, cache, pairs)
+    mse = [float(((cache.read(s, v).astype(float) -
+                   reader.source_image(s).astype(float))**2).mean())
+           for s, v in pairs]
+    return variant_rows(
+        sources, {s: int(labels_all[s]) for s in sources},
+        {s: probs[at[s]] for s in sources},
+        {s: feats[at[s]] for s in sources}, pairs, var_probs, var_feats,
+        spread, mse)
+
+
+def detection(scorer, reader, cache, pairs, args):
+    sources = sorted({s for s, _ in pairs})
+    num_classes = len(reader.classes)
+
+    def found(preds, items):
+        out = {}
+        for item, pred in zip(items, preds):
+            ann = reader.source_annotation(item[0])
+            keep = ann['ignore_flags'] == 0
+            out[item] = found_fraction(
+                ann['bboxes'][keep], ann['labels'][keep], pred, num_classes,
+                args.iou_thr, args.score_thr)
+        return out
+
+    src = found(scorer.detect(reader, cache, [(s, None) for s in sources]),
+                [(s, None) for s in sources])
+    var = found(scorer.detect(reader, cache, pairs), pairs)
+    rows = box_fidelity_rows(reader, cache, pairs,
+                             {s: src[(s, None)] for s in sources}, var)
+    unit = background_spread([reader.source_image(s) for s in sources])
+    for row in rows:
+        s, v = row['source'], row['variant']
+        ann = reader.source_annotation(s)
+        row['novelty_outside'] = outside_novelty(
+            reader.source_image(s), cache.read(s, v), ann['bboxes'], unit)
+    summary = summarize_box_fidelity(rows)
+    values = [r['novelty_outside'] for r in rows
+              if np.isfinite(r['novelty_outside'])]
+    summary['novelty_outside'] = float(np.mean(values)) if values \
+        else float('nan')
+    return rows, summary
+
+
+def sweep_plot(summaries: dict) -> np.ndarray:
+    strengths = [float(s) for s in summaries]
+
+    def draw(ax):
+        ax.plot(strengths, [summaries[s]['label_kept_relative']
+                            for s in summaries], 'o-', label='label kept '
+                'relative to sources')
+        ax.plot(strengths, [summaries[s]['novelty'] for s in summaries],
+                's-', label='novelty')
+        ax.plot(strengths, [summaries[s]['sibling_novelty']
+                            for s in summaries], '^--',
+                label='sibling novelty')
+        ax.set_xlabel('SDEdit strength')
+        top = max([1.0] + [v for s in summaries.values() for k, v in s.items()
+                           if 'novelty' in k and np.isfinite(v)])
+        ax.set_ylim(0, 1.05 * top)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    return plot_rgb(draw)
+
+
+def main():
+    args = parse_args()
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    model = model_from_checkpoint(cfg, args.checkpoint)
+    scorer = VariantScorer(model, config_test_pipeline(cfg),
+                           args.batch_size,
+                           scope=cfg.get('default_scope', 'mmpretrain'))
+    if args.work_dir:
+        layout = RunLayout(args.work_dir)
+        selection = Selection.load(layout.selection)
+        parts = build_tada_parts(cfg, args.work_dir)
+        reader, cache = parts.reader, open_run_cache(parts)
+        selection.check_dataset(reader.fingerprint(), len(reader),
+                                layout.selection)
+        pairs = served_pairs(args.work_dir, selection,
+                             parts.hook.num_variants)
+        sources = sorted({s for s, _ in pairs})
+        if len(sources) > args.max_sources:
+            keep = set(np.array(sources)[np.linspace(
+                0, len(sources) - 1, args.max_sources).astype(int)].tolist())
+            pairs = [p for p in pairs if p[0] in keep]
+        if not pairs:
+            raise SystemExit(f'the run in {args.work_dir} serves no variant.')
+        if reader.is_detection:
+            rows, summary = detection(scorer, reader, cache, pairs, args)
+            print(f"{summary['variants']} variants of {summary['sources']} "
+                  'images')
+            for key in ('mad_inside', 'mad_outside', 'psnr_inside',
+                        'psnr_outside', 'found_source', 'found_variant',
+                        'novelty_outside'):
+                print(f'{key:16} {summary[key]:.3f}')
+            out = dict(task='detection', summary=summary, rows=rows)
+        else:
+            rows = classification(scorer, reader, cache, pairs)
+            summary = summarize_quality(rows)
+            classes = per_class(rows, reader.classes)
+            print(quality_table(dict(all=summary, **classes), 'class'))
+            out = dict(task='classification', summary=summary,
+                       per_class=classes, rows=rows)
+        out.update(checkpoint=args.checkpoint, cache=cache.dir)
+        atomic_write_json(layout.variant_quality, out, indent=1)
+        print(f'written {layout.variant_quality}')
+        return
+    if not args.out:
+        raise SystemExit('a sweep (--weights) needs --out DIR.')
+    reader = build_sample_reader(cfg)
+    sources = pick_per_class(reader.gt_labels(),
+                             max(1, args.sources // len(reader.classes)))
+    summaries, all_rows = {}, {}
+    for s in args.strengths.split(','):
+        made = make_variants(
+            dict(type=args.generator, weights=args.weights,
+                 strength=float(s), num_inference_steps=args.steps,
+                 batch_size=args.batch_size), reader, sources,
+            args.variants, args.seed, osp.join(args.out, 'cache'))
+        rows = classification(scorer, reader, made.cache, made.pairs)
+        summaries[s], all_rows[s] = summarize_quality(rows), rows
+    print(quality_table(summaries, 'strength'))
+    path = osp.join(args.out, 'variant_quality.json')
+    atomic_write_json(path, dict(task='classification', weights=args.weights,
+                                 checkpoint=args.checkpoint,
+                                 steps=args.steps, summary=summaries,
+                                 rows=all_rows), indent=1)
+    save_png(osp.join(args.out, 'variant_quality.png'),
+             sweep_plot(summaries))
+    print(f'written {path} and its plot')
+
+
+if __name__ == '__main__':
+    main()
