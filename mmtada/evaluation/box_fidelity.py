@@ -70,6 +70,39 @@ def box_fidelity_rows(reader, cache, pairs, found_source=None,
     return rows
 
 
+def measure_box_fidelity(reader, cache, pairs, scorer=None,
+                         iou_thr: float = 0.5,
+                         score_thr: float = 0.3) -> tuple:
+    """(rows, summary) of the box fidelity of ``pairs``: pixel change
+    inside and outside the boxes and, with ``scorer`` (a
+    :class:`~mmtada.evaluation.VariantScorer` of a detector trained on the
+    originals), the fraction of boxes found on the sources and on the
+    variants (same class, IoU >= ``iou_thr``, score >= ``score_thr``)."""
+    found_src = found_var = None
+    if scorer is not None:
+        sources = sorted({s for s, _ in pairs})
+        num_classes = len(reader.classes)
+
+        def found(items):
+            out = {}
+            for item, pred in zip(items, scorer.detect(reader, cache, items)):
+                ann = reader.source_annotation(item[0])
+                keep = ann['ignore_flags'] == 0
+                out[item] = found_fraction(
+                    ann['bboxes'][keep], ann['labels'][keep], pred,
+                    num_classes, iou_thr, score_thr)
+            return out
+
+        found_src = {s: f for (s, _), f in found(
+            [(s, None) for s in sources]).items()}
+        found_var = found(list(pairs))
+    rows = box_fidelity_rows(reader, cache, pairs, found_src, found_var)
+    summary = summarize_box_fidelity(rows)
+    if scorer is not None:
+        summary.update(iou_thr=iou_thr, score_thr=score_thr)
+    return rows, summary
+
+
 def summarize_box_fidelity(rows: list) -> dict:
     """Means over ``rows`` (PSNR of the pooled squared error)."""
 

@@ -4,14 +4,16 @@ from typing import Dict, Optional, Union
 import torch
 
 from .instance_index import InstanceIndex
-from .selection import Selection
+from .selection import Selection, guard_record
 
 
 def select_images(rule, rule_name: str, stats: Dict[str, torch.Tensor],
                   index: InstanceIndex, classes, epoch: int,
                   dataset: str = '', aggregate: str = 'max',
                   min_instances: Union[int, float] = 1,
-                  max_fraction: Optional[float] = None) -> Selection:
+                  max_fraction: Optional[float] = None,
+                  excluded: Optional[torch.Tensor] = None,
+                  guard: Optional[dict] = None) -> Selection:
     """Run ``rule`` on the instances, select the images that hold enough
     selected instances, and record both levels.
 
@@ -24,9 +26,11 @@ def select_images(rule, rule_name: str, stats: Dict[str, torch.Tensor],
     with the highest scores (ties by index): a generation budget for dense
     scenes, where nearly every image holds some lagging instance. With
     ``rule='unlearned'`` and ``min_instances=1`` an image is selected when
-    any of its instances was not learned at the last probe.
+    any of its instances was not learned at the last probe. ``excluded``
+    instances (the label-noise guard's) are never selected.
     """
-    mask = rule.select(stats) & stats['seen']
+    ruled = rule.select(stats) & stats['seen']
+    mask = ruled if excluded is None else ruled & ~excluded
     score = rule.score(stats).double()
     count = index.count_per_image(mask)
     if isinstance(min_instances, float) and 0 < min_instances < 1:
@@ -61,6 +65,9 @@ def select_images(rule, rule_name: str, stats: Dict[str, torch.Tensor],
         rule_cfg=dict(rule.config(), type=rule_name, aggregate=aggregate,
                       min_instances=min_instances,
                       max_fraction=max_fraction),
+        excluded={} if excluded is None else guard_record(
+            guard or {}, excluded, ruled, labels, names),
+        fallback=[str(names[c]) for c in getattr(rule, 'fallback', [])],
         instances=dict(
             image=index.image.tolist(),
             position=index.position.tolist(),

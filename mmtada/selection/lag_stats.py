@@ -4,9 +4,23 @@ from typing import Dict, List, Optional
 import torch
 from mmengine import dist
 
+HISTORY = ('loss', 'correct', 'confidence', 'margin', 'fake_margin')
+
+
+def fake_labels(indices: torch.Tensor, labels: torch.Tensor,
+                num_classes: int) -> torch.Tensor:
+    """A fixed wrong class per sample (a function of its index and label
+    alone): the label whose margin :class:`LagStats` also tracks, the
+    reference for what a wrong label's margin looks like."""
+    if num_classes < 2:
+        return labels
+    step = 1 + (indices * 2654435761) % (num_classes - 1)
+    return (labels + step) % num_classes
+
 
 class LagStats:
-    """Per-sample loss, correctness, confidence and outputs, per epoch.
+    """Per-sample loss, correctness, confidence, margin and outputs, per
+    epoch.
 
     Buffers are dense over the N samples of the base training set and keyed
     by sample index, never by sampler order. Each rank accumulates what it
@@ -15,6 +29,13 @@ class LagStats:
     history. Sums are count-weighted, so the duplicates that
     ``DefaultSampler(round_up=True)`` adds on some ranks, and the slots of a
     :class:`TADADataset` that repeat a sample, keep the means exact.
+
+    The *margin* is the assigned class's logit minus the largest other one
+    (from log-probabilities: the normaliser cancels); its mean over epochs
+    is the area under the margin (AUM, Pleiss et al., NeurIPS 2020), low for
+    mislabeled samples. The *fake margin* is the same for a fixed wrong
+    class of each sample (:func:`fake_labels`): what the AUM of a wrong
+    label looks like at this point of training.
 
     State (:meth:`state_dict`) is plain tensors, ints and lists: safe for
     ``torch.load(weights_only=True)``.
@@ -28,9 +49,8 @@ class LagStats:
         self.num_samples = num_samples
         self.num_classes = num_classes
         self.epochs: List[int] = []
-        self.loss = torch.empty(0, num_samples)
-        self.correct = torch.empty(0, num_samples)
-        self.confidence = torch.empty(0, num_samples)
+        for key in HISTORY:
+            setattr(self, key, torch.empty(0, num_samples))
         # Mean softmax outputs of the last finished epoch (k-means input).
         self.probs = torch.full((num_samples, num_classes), float('nan'))
         # Per epoch: how many recorded outputs were not finite (diverged).
@@ -43,10 +63,8 @@ class LagStats:
             self._acc = dict(
                 nonfinite=torch.zeros(1, device=device),
                 count=torch.zeros(n, device=device),
-                loss=torch.zeros(n, device=device),
-                correct=torch.zeros(n, device=device),
-                confidence=torch.zeros(n, device=device),
-                probs=torch.zeros(n, c, device=device))
+                probs=torch.zeros(n, c, device=device),
+                **{key: torch.zeros(n, device=device) for key in HISTORY})
         return self._acc
 
     @torch.no_grad()
@@ -76,14 +94,21 @@ class LagStats:
                 'train dataset the hook was set up for is not the one being '
                 'served; wrap the real training set in mmtada.TADADataset.')
         true_lp = log_probs.gather(1, labels[:, None]).squeeze(1)
-        acc['nonfinite'] += (~torch.isfinite(log_probs).all(1)).sum()
-        acc['count'].index_add_(0, indices, torch.ones_like(true_lp))
-        acc['loss'].index_add_(0, indices, -true_lp)
+        others = log_probs.scatter(1, labels[:, None], float('-inf'))
+        fake = fake_labels(indices, labels, self.num_classes)
+        fake_lp = log_probs.gather(1, fake[:, None]).squeeze(1)
+        fake_others = log_probs.scatter(1, fake[:, None], float('-inf'))
         if correct is None:
             correct = log_probs.argmax(1) == labels
-        acc['correct'].index_add_(0, indices,
-                                  correct.to(device=device).float())
-        acc['confidence'].index_add_(0, indices, true_lp.exp())
+        acc['nonfinite'] += (~torch.isfinite(log_probs).all(1)).sum()
+        for key, value in (('count', torch.ones_like(true_lp)),
+                           ('loss', -true_lp),
+                           ('correct', correct.to(device=device).float()),
+                           ('confidence', true_lp.exp()),
+                           ('margin', true_lp - others.max(1).values),
+                           ('fake_margin',
+                            fake_lp - fake_others.max(1).values)):
+            acc[key].index_add_(0, indices, value)
         acc['probs'].index_add_(0, indices, log_probs.exp())
 
     def end_epoch(self, epoch: int) -> None:
@@ -104,10 +129,9 @@ class LagStats:
             x[~seen] = float('nan')
             return x
 
-        self.loss = torch.cat([self.loss, mean(acc['loss'])[None]])
-        self.correct = torch.cat([self.correct, mean(acc['correct'])[None]])
-        self.confidence = torch.cat(
-            [self.confidence, mean(acc['confidence'])[None]])
+        for key in HISTORY:
+            setattr(self, key, torch.cat([getattr(self, key),
+                                          mean(acc[key])[None]]))
         self.probs = mean(acc['probs'])
         self.nonfinite.append(int(acc['nonfinite'].item()))
         self.epochs.append(int(epoch))
@@ -115,13 +139,22 @@ class LagStats:
 
     def latest(self, labels: torch.Tensor) -> Dict[str, torch.Tensor]:
         """The last finished epoch's statistics, as selection rules take
-        them (see :class:`BaseSelectionRule`)."""
+        them (see :class:`BaseSelectionRule`), and ``aum`` / ``aum_fake``:
+        the margin's / fake margin's mean over the recorded epochs."""
         if not self.epochs:
             raise RuntimeError('no epoch has been recorded yet')
         return dict(
             loss=self.loss[-1], correct=self.correct[-1],
             confidence=self.confidence[-1], probs=self.probs,
-            labels=labels.long(), seen=~torch.isnan(self.loss[-1]))
+            aum=self.margin.nanmean(0),
+            aum_fake=self.fake_margin.nanmean(0), labels=labels.long(),
+            seen=~torch.isnan(self.loss[-1]))
+
+    def error_curve(self) -> List[float]:
+        """Per recorded epoch, the fraction of the seen samples (or
+        instances) not learned: the training error."""
+        return [float(1 - c[~torch.isnan(c)].mean()) if (~torch.isnan(c)).any()
+                else float('nan') for c in self.correct]
 
     @property
     def num_epochs(self) -> int:
@@ -132,11 +165,9 @@ class LagStats:
             num_samples=self.num_samples,
             num_classes=self.num_classes,
             epochs=list(self.epochs),
-            loss=self.loss.clone(),
-            correct=self.correct.clone(),
-            confidence=self.confidence.clone(),
             probs=self.probs.clone(),
-            nonfinite=list(self.nonfinite))
+            nonfinite=list(self.nonfinite),
+            **{key: getattr(self, key).clone() for key in HISTORY})
 
     def load_state_dict(self, state: dict) -> None:
         if (state['num_samples'], state['num_classes']) != (
@@ -148,9 +179,10 @@ class LagStats:
                 f'{self.num_classes}: resume with the dataset and model of '
                 'the original run, or start a new work_dir.')
         self.epochs = list(state['epochs'])
-        self.loss = state['loss'].clone()
-        self.correct = state['correct'].clone()
-        self.confidence = state['confidence'].clone()
+        for key in HISTORY:
+            setattr(self, key, state[key].clone() if key in state else
+                    torch.full((len(self.epochs), self.num_samples),
+                               float('nan')))
         self.probs = state['probs'].clone()
         self.nonfinite = list(state.get('nonfinite', [0] * len(self.epochs)))
         self._acc = None

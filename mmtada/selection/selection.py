@@ -1,7 +1,7 @@
 """The selection record: which samples lag, and why."""
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Dict, List
+from typing import Dict, List, Optional
 
 import torch
 
@@ -21,6 +21,12 @@ class Selection:
     counts count instances, and ``instances`` holds one entry per scored
     ground-truth instance (lists ``image``, ``position``, ``label``,
     ``learned``, ``score``, ``selected``).
+
+    ``auto`` (with ``select_epoch='auto'``) holds the error curve, the
+    range and why this epoch (``'knee'`` or ``'cap'``); ``excluded`` the
+    label-noise guard's counts (flagged, taken out of the rule's
+    selection, per class); ``fallback`` the classes the rule could not
+    split.
     """
     rule: str
     epoch: int
@@ -32,6 +38,9 @@ class Selection:
     dataset: str = ''
     rule_cfg: dict = field(default_factory=dict)
     instances: dict = field(default_factory=dict)
+    auto: dict = field(default_factory=dict)
+    excluded: dict = field(default_factory=dict)
+    fallback: List[str] = field(default_factory=list)
 
     @property
     def fraction(self) -> float:
@@ -41,15 +50,45 @@ class Selection:
         """One line for the log."""
         counts = ' '.join(f'{k}:{v}/{self.per_class_totals[k]}'
                           for k, v in self.per_class_counts.items())
-        head = (f'TADA selection ({self.rule}, epoch {self.epoch}): '
+        when = f"epoch {self.epoch}" + (
+            f" (auto: {self.auto['reason']})" if self.auto else '')
+        head = (f'TADA selection ({self.rule}, {when}): '
                 f'{len(self.indices)}/{self.num_samples}')
+        guard = ''
+        if self.excluded:
+            what = 'instances' if self.instances else 'samples'
+            guard = (f" | label-noise guard ({self.excluded['guard']}): "
+                     f"{self.excluded['flagged']} {what} flagged, "
+                     f"{self.excluded['removed']} left out of the selection")
         if self.instances:
             chosen = self.instances['selected']
             return (f'{head} images ({100 * self.fraction:.1f}%); '
                     f'{sum(chosen)}/{len(chosen)} instances selected | '
-                    f'instances per class {counts}')
+                    f'instances per class {counts}{guard}')
         return (f'{head} samples ({100 * self.fraction:.1f}%) | per class '
-                f'{counts}')
+                f'{counts}{guard}')
+
+    def targeting_warning(self) -> Optional[str]:
+        """What makes this selection not targeted, and the remedy; None
+        when nothing does."""
+        what = 'images' if self.instances else 'samples'
+        issues = []
+        if not self.indices:
+            issues.append(f'it selected no {what}')
+        elif self.fraction >= 0.8:
+            issues.append(f'it selected {100 * self.fraction:.0f}% of the '
+                          f'{what}')
+        if self.fallback:
+            issues.append(
+                f"the outputs of class(es) {', '.join(self.fallback)} could "
+                'not be split (all alike: nothing learned yet), so their '
+                'wrong ones were all selected')
+        if not issues:
+            return None
+        return (f'TADA: the selection at epoch {self.epoch} is not '
+                f"targeted: {'; '.join(issues)}. Select later (a later "
+                "select_epoch, or select_epoch='auto'), or with another rule "
+                "(rule='loss_quantile' takes a fixed fraction).")
 
     def check_dataset(self, fingerprint: str, num_samples: int,
                       source: str) -> None:
@@ -93,13 +132,28 @@ class Selection:
                 'rerun the selection.') from None
 
 
+def guard_record(guard: dict, flagged: torch.Tensor, ruled: torch.Tensor,
+                 labels: torch.Tensor, names) -> dict:
+    """The ``excluded`` entry of a selection: what the guard flagged and
+    what it took out of the rule's selection, per class."""
+    removed = flagged & ruled
+    counts = torch.bincount(labels[removed], minlength=len(names))
+    return dict(guard, flagged=int(flagged.sum()), removed=int(removed.sum()),
+                per_class_removed={n: int(v) for n, v in zip(names, counts)})
+
+
 def select_samples(rule, rule_name: str, stats: Dict[str, torch.Tensor],
-                   classes, epoch: int, dataset: str = '') -> Selection:
-    """Run ``rule`` on one epoch's ``stats`` and record the result."""
-    mask = rule.select(stats) & stats['seen']
+                   classes, epoch: int, dataset: str = '',
+                   excluded: Optional[torch.Tensor] = None,
+                   guard: Optional[dict] = None) -> Selection:
+    """Run ``rule`` on one epoch's ``stats``, leave out the ``excluded``
+    samples (the label-noise guard's, described by ``guard``) and record
+    the result."""
+    ruled = rule.select(stats) & stats['seen']
     labels = stats['labels']
     names = list(classes) if classes else [
         str(c) for c in range(int(labels.max()) + 1)]
+    mask = ruled if excluded is None else ruled & ~excluded
     counts = torch.bincount(labels[mask], minlength=len(names))
     totals = torch.bincount(labels, minlength=len(names))
     return Selection(
@@ -111,4 +165,7 @@ def select_samples(rule, rule_name: str, stats: Dict[str, torch.Tensor],
         per_class_totals={n: int(v) for n, v in zip(names, totals)},
         scores=rule.score(stats).double().tolist(),
         dataset=dataset,
-        rule_cfg=dict(rule.config(), type=rule_name))
+        rule_cfg=dict(rule.config(), type=rule_name),
+        excluded={} if excluded is None else guard_record(
+            guard or {}, excluded, ruled, labels, names),
+        fallback=[str(names[c]) for c in getattr(rule, 'fallback', [])])

@@ -1,9 +1,10 @@
+import numpy as np
 import pytest
 import torch
 
 from mmtada.registry import SELECTION_RULES
 from mmtada.selection import (KMeansRule, LossQuantileRule,
-                              MisclassifiedRule, select_samples, two_means)
+                              MisclassifiedRule, select_samples)
 
 
 def planted(n_per_class=50, classes=3, slow=10, seed=0):
@@ -48,10 +49,40 @@ def test_kmeans_is_deterministic_and_ignores_unseen():
     assert not a[0]
 
 
-def test_two_means_separates_two_blobs():
-    x = torch.cat([torch.zeros(5, 2), torch.ones(7, 2) * 10])
-    key = torch.cat([torch.zeros(5), torch.ones(7)])
-    assert two_means(x, key).tolist() == [False] * 5 + [True] * 7
+def median_seeded_lloyd(x, key):
+    """The hand-written 2-means this rule replaced: centres from the
+    samples below / above the key's median, then Lloyd."""
+    high = key >= np.median(key)
+    for _ in range(100):
+        centres = np.stack([x[~high].mean(0), x[high].mean(0)])
+        new = ((x - centres[1])**2).sum(1) < ((x - centres[0])**2).sum(1)
+        if (new == high).all():
+            break
+        high = new
+    return high
+
+
+def inertia(x, mask):
+    return sum(((x[m] - x[m].mean(0))**2).sum() for m in (mask, ~mask))
+
+
+def test_sklearn_kmeans_finds_the_tighter_split_the_old_rule_missed():
+    rng = np.random.RandomState(0)
+    probs = rng.rand(12, 3)
+    probs /= probs.sum(1, keepdims=True)
+    loss = -np.log(probs[:, 0])
+    stats = dict(loss=torch.from_numpy(loss), probs=torch.from_numpy(probs),
+                 labels=torch.zeros(12, dtype=torch.long),
+                 correct=torch.zeros(12), seen=torch.ones(12, dtype=bool))
+    new = KMeansRule().select(stats).numpy()
+    old = median_seeded_lloyd(probs, loss)
+    assert not ((new == old).all() or (new == ~old).all())  # they differ
+    assert inertia(probs, new) < inertia(probs, old) - 0.1
+    assert loss[new].mean() > loss[~new].mean()  # the slow cluster
+    logits = KMeansRule(features='logits').select(stats)
+    assert logits.any() and not logits.all()
+    with pytest.raises(ValueError, match='features must be one of'):
+        KMeansRule(features='feats')
 
 
 def test_kmeans_on_a_uniform_class_selects_it_where_it_is_wrong():

@@ -9,6 +9,7 @@ from mmtada.registry import HOOKS
 from mmtada.selection import (InstanceIndex, LagStats, Selection,
                               match_instances, select_images)
 from mmtada.selection.instance_index import AGGREGATES
+from mmtada.selection.label_noise import guard
 from .learning_lag_hook import LearningLagHook
 
 
@@ -61,24 +62,43 @@ class DetLearningLagHook(LearningLagHook):
             count, or a fraction in (0, 1) of its instances. Defaults to 1.
         max_fraction (float, optional): most images to select, as a
             fraction of all. Defaults to None (no cap).
+        min_learned (float): ``select_epoch='auto'`` counts no knee before
+            the detector finds this fraction of the instances (at the
+            range's end it selects anyway, and warns if a class could not
+            be split). Defaults to 0.1.
+        exclude (str, optional): the label-noise guard on instances,
+            ``'mismatched'``: never matched with its own class at any
+            probe, while the detector finds others of that class and sees
+            another class there. Defaults to None (off).
         **kwargs: as :class:`LearningLagHook` (``record`` is always
             ``'probe'``).
     """
 
     def __init__(self,
-                 select_epoch: Optional[Union[int, float]] = None,
+                 select_epoch: Optional[Union[int, float, str]] = None,
                  rule: Union[str, dict] = 'kmeans',
                  iou_thr: float = 0.5,
                  score_thr: float = 0.3,
                  aggregate: str = 'max',
                  min_instances: Union[int, float] = 1,
                  max_fraction: Optional[float] = None,
+                 min_learned: float = 0.1,
+                 exclude: Optional[str] = None,
                  **kwargs):
         if kwargs.get('record', 'probe') != 'probe':
             raise ValueError("DetLearningLagHook records with the probe "
                              "only: remove record= or set record='probe'.")
         kwargs['record'] = 'probe'
-        super().__init__(select_epoch=select_epoch, rule=rule, **kwargs)
+        super().__init__(select_epoch=select_epoch, rule=rule,
+                         exclude=exclude, **kwargs)
+        if exclude == 'aum':
+            raise ValueError("DetLearningLagHook's label-noise guard is "
+                             "exclude='mismatched' (or None); 'aum' is for "
+                             'classification.')
+        if not 0 <= min_learned < 1:
+            raise ValueError(f'min_learned must be in [0, 1), got '
+                             f'{min_learned}.')
+        self.min_learned = float(min_learned)
         if not 0 < iou_thr <= 1 or not 0 <= score_thr <= 1:
             raise ValueError('iou_thr must be in (0, 1] and score_thr in '
                              f'[0, 1], got {iou_thr} and {score_thr}.')
@@ -103,7 +123,25 @@ class DetLearningLagHook(LearningLagHook):
         return dict(super().signature(), iou_thr=self.iou_thr,
                     score_thr=self.score_thr, aggregate=self.aggregate,
                     min_instances=self.min_instances,
-                    max_fraction=self.max_fraction)
+                    max_fraction=self.max_fraction,
+                    min_learned=self.min_learned)
+
+    def _chance_error(self) -> float:
+        return 1.0  # before training the detector finds no instance
+
+    def _ready(self) -> bool:
+        """A knee counts once the detector finds ``min_learned`` of the
+        instances: before, every class would fall back to 'all wrong'."""
+        curve = self.stats.error_curve()
+        return bool(curve) and 1 - curve[-1] >= self.min_learned
+
+    def _flagged(self, stats) -> Optional[torch.Tensor]:
+        if self.exclude is None and self.exclude_top is None:
+            return None
+        return guard(stats, self.exclude, self.aum_threshold,
+                     self.aum_quantile, self.exclude_top,
+                     own_history=(-self.stats.loss).exp(),
+                     score_thr=self.score_thr)
 
     def _setup(self, runner) -> None:
         reader = self.dataset.reader
@@ -178,7 +216,8 @@ class DetLearningLagHook(LearningLagHook):
 
     def _make_selection(self, epoch: int) -> Selection:
         reader = self.dataset.reader
+        stats = self.stats.latest(self.index.labels)
         return select_images(
-            self.rule, self.rule_name, self.stats.latest(self.index.labels),
-            self.index, reader.classes, epoch, reader.fingerprint(),
-            self.aggregate, self.min_instances, self.max_fraction)
+            self.rule, self.rule_name, stats, self.index, reader.classes,
+            epoch, reader.fingerprint(), self.aggregate, self.min_instances,
+            self.max_fraction, self._flagged(stats), self._guard())

@@ -1,7 +1,7 @@
 """Track per-sample learning lag, select the lagging samples, augment them."""
 import copy
 import math
-from typing import Optional, Union
+from typing import Optional, Tuple, Union
 
 import numpy as np
 import torch
@@ -18,7 +18,10 @@ from mmtada.generators import check_writable, make_variants
 from mmtada.registry import (GENERATORS, HOOKS, SELECTION_RULES,
                              VARIANT_FILTERS)
 from mmtada.selection import LagStats, Selection, select_samples
-from mmtada.utils import RunLayout, atomic_write_json
+from mmtada.selection.auto_epoch import (DEFAULT_FRACTION, DEFAULT_RANGE,
+                                         decide, epoch_range)
+from mmtada.selection.label_noise import EXCLUDE, guard
+from mmtada.utils import RunLayout, atomic_path, atomic_write_json
 from mmtada.visualization import score_histogram, selection_grid
 
 RECORD = ('auto', 'train', 'probe')
@@ -72,10 +75,37 @@ class LearningLagHook(Hook):
     rebuilt in ``before_train`` from the cache, generating nothing already
     made; resuming with other TADA settings is an error.
 
+    The **separating epoch** can be found by itself: with
+    ``select_epoch='auto'`` the hook selects at the first epoch in
+    ``auto_range`` whose drop in training error falls below
+    ``knee_fraction`` of the largest drop so far (USEFUL's "where the
+    decrease of the training error starts to slow";
+    :mod:`mmtada.selection.auto_epoch`), at the range's end if none does.
+    The **label-noise guard** keeps likely-mislabeled samples out of the
+    augmentation (``exclude='aum'``: area under the margin below
+    ``aum_threshold``; ``exclude_top=q``: the hardest q of each class;
+    :mod:`mmtada.selection.label_noise`); a selection that selects nearly
+    everything or nothing, or whose rule could not split a class, logs one
+    warning naming the remedy. Each sample's per-epoch loss, correctness and
+    margin up to the selection go to ``<work_dir>/tada/trajectories.npz``.
+
     Args:
-        select_epoch (int | float, optional): the epoch after which to
-            select; a float in (0, 1) is a fraction of ``max_epochs``.
-            Defaults to None: 5% of the schedule (at least 1).
+        select_epoch (int | float | str, optional): the epoch after which
+            to select; a float in (0, 1) is a fraction of ``max_epochs``;
+            ``'auto'``: found from the error curve. Defaults to None: 5% of
+            the schedule (at least 1).
+        auto_range (tuple): ``select_epoch='auto'``'s (min, max) fractions
+            of the schedule. Defaults to (0.03, 0.10).
+        knee_fraction (float): ``'auto'``: a drop below this fraction of
+            the largest one is the knee. Defaults to 0.5.
+        exclude (str, optional): the label-noise guard, ``'aum'`` (None:
+            off). Defaults to None.
+        aum_threshold (float | str): ``exclude='aum'`` flags AUM below it;
+            ``'auto'``: the ``aum_quantile`` of a wrong label's AUM.
+            Defaults to ``'auto'``.
+        aum_quantile (float): Defaults to 0.99.
+        exclude_top (float, optional): also flag the top fraction of each
+            class by loss. Defaults to None.
         rule (str | dict): ``'kmeans'`` (paper), ``'misclassified'``,
             ``'loss_quantile'``, or a config dict with ``type``. Defaults
             to ``'kmeans'``.
@@ -114,7 +144,7 @@ class LearningLagHook(Hook):
     priority = 'NORMAL'  # before CheckpointHook: state is synced when saved
 
     def __init__(self,
-                 select_epoch: Optional[Union[int, float]] = None,
+                 select_epoch: Optional[Union[int, float, str]] = None,
                  rule: Union[str, dict] = 'kmeans',
                  num_variants: int = 5,
                  generator: dict = dict(type='mmtada.Upsample'),
@@ -127,6 +157,12 @@ class LearningLagHook(Hook):
                  probe_batch_size: Optional[int] = None,
                  head_path: str = 'head',
                  variant_filter: Optional[dict] = None,
+                 auto_range: Tuple[float, float] = DEFAULT_RANGE,
+                 knee_fraction: float = DEFAULT_FRACTION,
+                 exclude: Optional[str] = None,
+                 aum_threshold: Union[float, str] = 'auto',
+                 aum_quantile: float = 0.99,
+                 exclude_top: Optional[float] = None,
                  mode: str = 'in_run'):
         if mode == 'restart':
             raise ValueError(
@@ -163,8 +199,19 @@ class LearningLagHook(Hook):
         self.probe_interval = int(probe_interval)
         self.probe_batch_size = probe_batch_size
         self.head_path = head_path
+        if exclude not in EXCLUDE:
+            raise ValueError(f'exclude must be one of {EXCLUDE}, got '
+                             f'{exclude!r}.')
+        self.exclude = exclude
+        self.aum_threshold = aum_threshold if aum_threshold == 'auto' \
+            else float(aum_threshold)
+        self.aum_quantile = float(aum_quantile)
+        self.exclude_top = exclude_top
+        self.auto_range = tuple(auto_range)
+        self.knee_fraction = float(knee_fraction)
         self._select_epoch_arg = select_epoch
         self.select_epoch: Optional[int] = None
+        self._auto: Optional[Tuple[int, int]] = None
         self.stats: Optional[LagStats] = None
         self.selection: Optional[Selection] = None
         self.generation: dict = {}
@@ -180,15 +227,29 @@ class LearningLagHook(Hook):
             rule=self.rule_name, rule_cfg=self.rule.config(),
             num_variants=self.num_variants,
             generator=self.generator_cfg, seed=self.seed,
-            select_epoch=self.select_epoch,
-            variant_filter=self.variant_filter_cfg)
+            select_epoch=self._select_epoch_arg if self._auto
+            else self.select_epoch,
+            auto=None if self._auto is None else dict(
+                range=list(self.auto_range), knee=self.knee_fraction),
+            variant_filter=self.variant_filter_cfg,
+            guard=self._guard())
+
+    def _guard(self) -> dict:
+        return dict(guard=self.exclude, aum_threshold=self.aum_threshold,
+                    aum_quantile=self.aum_quantile,
+                    exclude_top=self.exclude_top)
 
     def cache_root(self, work_dir: str) -> str:
         """The variant cache root of a run in ``work_dir``."""
         return self.cache_dir or RunLayout(work_dir).variants
 
     def _resolve_select_epoch(self, max_epochs: int) -> int:
+        """The selection epoch, or for ``'auto'`` the latest one it may
+        be (the range's end)."""
         arg = self._select_epoch_arg
+        if arg == 'auto':
+            self._auto = epoch_range(max_epochs, self.auto_range)
+            return self._auto[1]
         if arg is None:
             epoch = max(1, round(0.05 * max_epochs))
         elif isinstance(arg, float) and 0 < arg < 1:
@@ -312,8 +373,10 @@ class LearningLagHook(Hook):
         if self.selection is not None:
             return
         epoch = runner.epoch + 1  # epochs completed
+        deciding = self._auto is not None and epoch >= self._auto[0]
         if self._records(runner) == 'probe':
-            if epoch % self.probe_interval and epoch != self.select_epoch:
+            if epoch % self.probe_interval and epoch != self.select_epoch \
+                    and not deciding:
                 return
             if self._probe is None:
                 self._probe = TrainSetProbe(runner, self.dataset.reader,
@@ -322,8 +385,21 @@ class LearningLagHook(Hook):
                       logger='current')
             self._probe.run(runner.model, self._consume)
         self.stats.end_epoch(epoch)
-        if epoch >= self.select_epoch:
+        if self._auto is not None:
+            reason = decide(self.stats.error_curve(), self._chance_error(),
+                            *self._auto, self.knee_fraction, self._ready())
+            if reason:
+                self._select(runner, epoch, reason)
+        elif epoch >= self.select_epoch:
             self._select(runner, epoch)
+
+    def _chance_error(self) -> float:
+        """The training error before any training (``'auto'``'s e_0)."""
+        return 1 - 1 / self.stats.num_classes
+
+    def _ready(self) -> bool:
+        """Whether a knee may count yet (always, for classification)."""
+        return True
 
     def _consume(self, outputs) -> None:
         """Add one probe batch (classification data samples)."""
@@ -333,11 +409,41 @@ class LearningLagHook(Hook):
         self.stats.update(idx, scores.float().clamp_min(1e-12).log(), labels)
 
     # -- selection and augmentation ------------------------------------------
+    def _flagged(self, stats) -> Optional[torch.Tensor]:
+        """The label-noise guard's flags (None: no guard)."""
+        if self.exclude is None and self.exclude_top is None:
+            return None
+        return guard(stats, self.exclude, self.aum_threshold,
+                     self.aum_quantile, self.exclude_top)
+
     def _make_selection(self, epoch: int) -> Selection:
         reader = self.dataset.reader
+        stats = self.stats.latest(self.labels)
         return select_samples(
-            self.rule, self.rule_name, self.stats.latest(self.labels),
-            reader.classes, epoch, reader.fingerprint())
+            self.rule, self.rule_name, stats, reader.classes, epoch,
+            reader.fingerprint(), self._flagged(stats), self._guard())
+
+    def _write_trajectories(self, selection: Selection) -> None:
+        """Each sample's (instance's) per-epoch statistics up to the
+        selection, with what was selected and flagged, for audit."""
+        chosen = np.zeros(self.stats.num_samples, bool)
+        if selection.instances:
+            chosen[:] = selection.instances['selected']
+            labels = self.index.labels
+        else:
+            chosen[selection.indices] = True
+            labels = self.labels
+        stats = self.stats.latest(labels)
+        flags = self._flagged(stats)
+        with atomic_path(self.layout.trajectories) as tmp:
+            np.savez_compressed(
+                tmp, epochs=np.array(self.stats.epochs),
+                loss=self.stats.loss.numpy(),
+                correct=self.stats.correct.numpy(),
+                margin=self.stats.margin.numpy(), labels=labels.numpy(),
+                selected=chosen, error=np.array(self.stats.error_curve()),
+                flagged=np.zeros_like(chosen) if flags is None
+                else flags.numpy())
 
     def _check_finite(self, runner, epoch: int) -> None:
         """Collective: refuse to select from a diverged training (non-finite
@@ -364,13 +470,20 @@ class LearningLagHook(Hook):
                 'clip_grad=dict(max_norm=10))) or add a warm-up (a LinearLR '
                 'param_scheduler), and train again.')
 
-    def _select(self, runner, epoch: int) -> None:
+    def _select(self, runner, epoch: int, reason: Optional[str] = None):
         self._stop_recording()
         self._check_finite(runner, epoch)
         payload = [None]
         if dist.is_main_process():
             selection = self._make_selection(epoch)
+            if reason is not None:
+                lo, hi = self._auto
+                selection.auto = dict(
+                    reason=reason, range=[lo, hi], knee=self.knee_fraction,
+                    curve=self.stats.error_curve(),
+                    start=self._chance_error())
             selection.dump(self.layout.selection)
+            self._write_trajectories(selection)
             payload = [selection.to_dict()]
             chosen = np.zeros(selection.num_samples, bool)
             chosen[selection.indices] = True
@@ -381,12 +494,15 @@ class LearningLagHook(Hook):
                 step=epoch)
         dist.broadcast_object_list(payload, src=0)
         self.selection = Selection.from_dict(payload[0])
+        if self.selection.auto:
+            curve = ' '.join(f'{e:.3f}' for e in self.selection.auto['curve'])
+            print_log(f'TADA select_epoch=auto: training error by epoch '
+                      f'{curve}; selecting after epoch {epoch} '
+                      f"({self.selection.auto['reason']})", logger='current')
         print_log(self.selection.summary(), logger='current')
-        if not self.selection.indices:
-            print_log(
-                'TADA: the rule selected no sample, so nothing is augmented '
-                '(the model may already fit every sample at this epoch: try '
-                'an earlier select_epoch).', logger='current', level=30)
+        warning = self.selection.targeting_warning()
+        if warning:
+            print_log(warning, logger='current', level=30)
         if self.stop_after_selection:
             print_log(
                 f'TADA: selection written to {self.layout.selection}; '
