@@ -224,8 +224,9 @@ def test_report_page_loads_every_image_in_headless_chromium(tmp_path):
             capture_output=True, text=True, timeout=120)
         if 'data-images=' in out.stdout:
             break
-    # class fractions, score histogram, hard examples, training curves
-    assert 'data-images="4/4"' in out.stdout, out.stderr[-2000:]
+    # class fractions, score histogram, hard examples, the selected
+    # against the rest until the selection, training curves
+    assert 'data-images="5/5"' in out.stdout, out.stderr[-2000:]
     text = open(page).read()
     assert 'Generation cost' in text and 'whole dataset x4' in text
     assert 'src="data:image/png;base64,' in text and 'src="http' not in text

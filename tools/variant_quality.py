@@ -34,9 +34,8 @@ from mmtada.apis import (build_sample_reader, build_tada_parts,
                          open_run_cache, served_pairs)
 from mmtada.engine.train_set_probe import config_test_pipeline
 from mmtada.evaluation.box_fidelity import (background_spread,
-                                            box_fidelity_rows, found_fraction,
-                                            outside_novelty,
-                                            summarize_box_fidelity)
+                                            measure_box_fidelity,
+                                            outside_novelty)
 from mmtada.evaluation.variant_quality import (class_spread, per_class,
                                                quality_table,
                                                summarize_quality,
@@ -107,31 +106,16 @@ def classification(scorer, reader, cache, pairs):
 
 
 def detection(scorer, reader, cache, pairs, args):
-    sources = sorted({s for s, _ in pairs})
-    num_classes = len(reader.classes)
-
-    def found(preds, items):
-        out = {}
-        for item, pred in zip(items, preds):
-            ann = reader.source_annotation(item[0])
-            keep = ann['ignore_flags'] == 0
-            out[item] = found_fraction(
-                ann['bboxes'][keep], ann['labels'][keep], pred, num_classes,
-                args.iou_thr, args.score_thr)
-        return out
-
-    src = found(scorer.detect(reader, cache, [(s, None) for s in sources]),
-                [(s, None) for s in sources])
-    var = found(scorer.detect(reader, cache, pairs), pairs)
-    rows = box_fidelity_rows(reader, cache, pairs,
-                             {s: src[(s, None)] for s in sources}, var)
-    unit = background_spread([reader.source_image(s) for s in sources])
+    """Box fidelity, and how new the scene outside the boxes is."""
+    rows, summary = measure_box_fidelity(reader, cache, pairs, scorer,
+                                         args.iou_thr, args.score_thr)
+    unit = background_spread([reader.source_image(s)
+                              for s in sorted({s for s, _ in pairs})])
     for row in rows:
         s, v = row['source'], row['variant']
-        ann = reader.source_annotation(s)
         row['novelty_outside'] = outside_novelty(
-            reader.source_image(s), cache.read(s, v), ann['bboxes'], unit)
-    summary = summarize_box_fidelity(rows)
+            reader.source_image(s), cache.read(s, v),
+            reader.source_annotation(s)['bboxes'], unit)
     values = [r['novelty_outside'] for r in rows
               if np.isfinite(r['novelty_outside'])]
     summary['novelty_outside'] = float(np.mean(values)) if values \

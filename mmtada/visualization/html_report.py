@@ -65,6 +65,40 @@ def _curves(records: List[dict]) -> Optional[np.ndarray]:
     return plot_rgb(draw, ncols=2)
 
 
+def _trajectories(path: str, sel: dict) -> np.ndarray:
+    """Mean loss per epoch of the selected samples (instances) and of the
+    rest until the selection, with their quartiles; beside it the
+    training-error curve, the selection epoch marked (and, with
+    ``select_epoch='auto'``, its range)."""
+    traj = np.load(path)
+    epochs, loss, chosen = traj['epochs'], traj['loss'], traj['selected']
+
+    def draw(loss_ax, error_ax):
+        for mask, name, color in ((chosen, 'selected', '#d9480f'),
+                                  (~chosen, 'the rest', '#1c7ed6')):
+            if not mask.any():
+                continue
+            part = loss[:, mask]
+            q1, med, q3 = np.nanpercentile(part, [25, 50, 75], axis=1)
+            loss_ax.plot(epochs, np.nanmean(part, 1), 'o-', color=color,
+                         label=f'{name} ({int(mask.sum())}), mean')
+            loss_ax.fill_between(epochs, q1, q3, color=color, alpha=0.15)
+        loss_ax.set_xlabel('epoch')
+        loss_ax.set_ylabel('loss')
+        loss_ax.legend(fontsize=7)
+        error_ax.plot(epochs, traj['error'], 'o-', color='#495057')
+        error_ax.axvline(sel['epoch'], color='#d9480f', ls='--',
+                         label=f"selected after epoch {sel['epoch']}")
+        if sel.get('auto'):
+            lo, hi = sel['auto']['range']
+            error_ax.axvspan(lo - 0.5, hi + 0.5, color='#fab005', alpha=0.15,
+                             label=f'auto range ({sel["auto"]["reason"]})')
+        error_ax.set_xlabel('epoch')
+        error_ax.set_ylabel('training error')
+        error_ax.legend(fontsize=7)
+    return plot_rgb(draw, ncols=2)
+
+
 def _quality_section(path: str) -> List[str]:
     """The variant-quality table of ``tools/variant_quality.py``'s JSON
     (overall and per class), if the run has one."""
@@ -124,6 +158,10 @@ def write_report(work_dir: str, out: Optional[str] = None) -> str:
     if grids:
         figures.append(('Hardest selected samples and their variants',
                         _file_uri(grids[-1])))
+    if osp.exists(layout.trajectories):
+        figures.append(('Until the selection: the selected against the '
+                        'rest', _png_uri(_trajectories(
+                            layout.trajectories, sel))))
     curves = _curves(read_scalars(work_dir))
     if curves is not None:
         figures.append(('Training', _png_uri(curves)))

@@ -440,7 +440,9 @@ class LearningLagHook(Hook):
                 tmp, epochs=np.array(self.stats.epochs),
                 loss=self.stats.loss.numpy(),
                 correct=self.stats.correct.numpy(),
-                margin=self.stats.margin.numpy(), labels=labels.numpy(),
+                margin=self.stats.margin.numpy(),
+                fake_margin=self.stats.fake_margin.numpy(),
+                probs=self.stats.probs.numpy(), labels=labels.numpy(),
                 selected=chosen, error=np.array(self.stats.error_curve()),
                 flagged=np.zeros_like(chosen) if flags is None
                 else flags.numpy())

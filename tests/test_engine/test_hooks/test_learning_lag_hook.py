@@ -370,3 +370,38 @@ def test_a_diverged_training_is_not_selected_from(cls_cfg):
                       torch.zeros(2, dtype=torch.long))
     hook.stats.end_epoch(1)
     assert hook.stats.nonfinite[-1] == 2
+
+
+def test_auto_epoch_selects_where_the_error_slows_and_resume_keeps_it(
+        cls_cfg):
+    import numpy as np
+
+    from mmtada.selection.auto_epoch import decide
+    from mmtada.utils import RunLayout
+    hook_args = dict(select_epoch='auto', auto_range=(0.1, 0.5),
+                     rule='kmeans', exclude='aum', aum_quantile=0.5)
+    runner = Runner.from_cfg(cls_cfg(max_epochs=6, **hook_args))
+    runner.train()
+    hook = lag_hook(runner)
+    sel = hook.selection
+    curve = sel.auto['curve']
+    assert sel.auto['range'] == [1, 3] and len(curve) == sel.epoch
+    # the first epoch at which the documented rule says 'select'
+    first = next(t for t in range(1, 4) if decide(
+        curve[:t], 0.9, 1, 3, 0.5))
+    assert sel.epoch == first and hook.stats.epochs == list(range(1, first
+                                                                  + 1))
+    assert sel.auto['reason'] == decide(curve, 0.9, 1, 3, 0.5)
+    assert sel.excluded['guard'] == 'aum'
+    assert sel.excluded['removed'] <= sel.excluded['flagged']
+    traj = np.load(RunLayout(runner.work_dir).trajectories)
+    assert traj['loss'].shape == (first, 96)
+    assert traj['selected'].sum() == len(sel.indices)
+    assert not (traj['selected'] & traj['flagged']).any()
+    cfg = cls_cfg(max_epochs=7, **hook_args)
+    cfg.resume = True
+    again = Runner.from_cfg(cfg)
+    again.train()
+    resumed = lag_hook(again).selection
+    assert (resumed.epoch, resumed.auto, resumed.excluded, resumed.indices) \
+        == (sel.epoch, sel.auto, sel.excluded, sel.indices)
