@@ -40,6 +40,61 @@ def test_train_resume_and_test_from_the_command_line(tmp_path):
     assert 'accuracy/top1' in log
 
 
+def test_variant_quality_of_a_run_and_in_its_report(tmp_path,
+                                                    pixel_weights):
+    """A baseline is the reference; tools/variant_quality.py scores the
+    TADA run's served variants; the report shows the table."""
+    base = str(tmp_path / 'base')
+    run('tools/train.py', CONFIG, '--baseline', '--work-dir', base,
+        '--cfg-options', *SHORT, 'default_hooks.checkpoint.interval=2')
+    work = str(tmp_path / 'tada')
+    gen = ['custom_hooks.0.generator.type=mmtada.PixelSDEdit',
+           f'custom_hooks.0.generator.weights={pixel_weights}',
+           'custom_hooks.0.generator.num_inference_steps=4']
+    run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
+        *SHORT, *gen)
+    log = run('tools/variant_quality.py', CONFIG, '--work-dir', work,
+              '--checkpoint', osp.join(base, 'epoch_2.pth'),
+              '--cfg-options', *SHORT, *gen)
+    quality = json.load(open(osp.join(work, 'tada', 'variant_quality.json')))
+    summary = quality['summary']
+    served = json.load(open(osp.join(work, 'tada', 'served.json')))['pairs']
+    assert summary['variants'] == len({tuple(p) for p in served})
+    assert 0 <= summary['label_kept'] <= 1 and summary['novelty'] > 0
+    assert set(quality['per_class']) <= {str(d) for d in range(10)}
+    assert '| all |' in log and 'label kept' in log
+    run('tools/report.py', work)
+    assert 'Variant quality' in open(osp.join(work, 'tada',
+                                              'report.html')).read()
+
+
+def test_train_diffusion_stops_at_its_minutes_and_keeps_grey_grey(tmp_path):
+    diff = str(tmp_path / 'd')
+    log = run('tools/train_diffusion.py', CONFIG, '--work-dir', diff,
+              '--steps', '100000', '--minutes', '0.05', '--batch-size', '8',
+              '--channels', '16,32', '--num-workers', '0',
+              '--max-strength', '0.5', '--prediction', 'v',
+              '--cfg-options', 'train_dataloader.dataset.dataset.indices=64')
+    assert ', grey,' in log and 't < 0.5T, v_prediction' in log
+    done = json.load(open(osp.join(diff, 'training.json')))
+    assert 0 < done['steps_done'] < 100000 and done['seconds'] >= 3
+    unet = json.load(open(osp.join(diff, 'pipeline', 'unet',
+                                   'config.json')))
+    sched = json.load(open(osp.join(diff, 'pipeline', 'scheduler',
+                                    'scheduler_config.json')))
+    assert unet['in_channels'] == 1  # the digits are grey
+    assert sched['prediction_type'] == 'v_prediction'
+    # resumed with more minutes, it goes on from where it stopped
+    log = run('tools/train_diffusion.py', CONFIG, '--work-dir', diff,
+              '--steps', '100000', '--minutes', '0.1', '--batch-size', '8',
+              '--channels', '16,32', '--num-workers', '0',
+              '--max-strength', '0.5', '--prediction', 'v', '--resume',
+              '--cfg-options', 'train_dataloader.dataset.dataset.indices=64')
+    assert f"resumed from step {done['steps_done']}" in log
+    assert json.load(open(osp.join(diff, 'training.json')))[
+        'steps_done'] > done['steps_done']
+
+
 def test_baseline_flag_trains_without_tada(tmp_path):
     work = str(tmp_path / 'base')
     log = run('tools/train.py', CONFIG, '--baseline', '--work-dir', work,

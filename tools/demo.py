@@ -1,24 +1,28 @@
-"""TADA end to end on an embedded default, with no download.
+"""TADA against its controls on an embedded default, with no download.
 
-Classification (default): scikit-learn's bundled handwritten digits and
-the small ResNet of ``configs/tada_resnet18_digits.py``. Trains the
-baseline; trains a small pixel diffusion model on the digits
-(``tools/train_diffusion.py``); trains with TADA (select the slow digits
-early, add their SDEdit variants, finish training); prints the selection,
-the generation cost and both test accuracies, and writes the run's HTML
-report.
+Classification (default): scikit-learn's bundled handwritten digits, made
+harder (40 training digits per class, over grey clutter), and the small
+ResNet of ``configs/tada_resnet18_digits.py``. Trains the baseline; a small
+pixel diffusion model on the training digits (``tools/train_diffusion.py``,
+a few minutes); USEFUL (the selected digits copied k times) and TADA
+(SDEdit variants of them, filtered by the baseline: a variant must keep its
+label); scores the variants with the baseline
+(``tools/variant_quality.py``'s measures); prints one table (test
+accuracy, selected fraction, variants, generation seconds) and the variant
+quality line, and writes the TADA run's HTML report.
 
-``--detection``: the same digits on cluttered canvases with their boxes
-(COCO files written to ``WORK_DIR/data``), a small RetinaNet
+``--detection``: the digits on cluttered canvases with their boxes (COCO
+files written to ``WORK_DIR/data``), a small RetinaNet
 (``configs/tada_retinanet_r18_digit_canvases.py``) and box-preserving
-SDEdit; prints mAP, the per-instance selection and the box fidelity.
+SDEdit; the same three arms, mAP, and the variants' box fidelity.
 
     python tools/demo.py [--detection] [--work-dir DIR] [--epochs N]
-        [--diffusion-steps S] [--images N]
+        [--diffusion-minutes M] [--diffusion-steps S] [--images N]
 
-A rerun reuses what a previous run made (data, diffusion model, variants).
+A rerun reuses what a previous run made (data, diffusion model, runs).
 """
 import argparse
+import copy
 import json
 import os
 import os.path as osp
@@ -36,6 +40,7 @@ from mmtada.visualization.html_report import write_report
 
 TOOLS = osp.dirname(osp.abspath(__file__))
 CONFIGS = osp.join(TOOLS, '..', 'configs')
+STRENGTH = 0.35  # what tools/variant_quality.py sweeps chose (README)
 
 
 def parse_args():
@@ -43,9 +48,11 @@ def parse_args():
     p.add_argument('--detection', action='store_true')
     p.add_argument('--work-dir')
     p.add_argument('--epochs', type=int, help='override max_epochs')
-    p.add_argument('--diffusion-steps', type=int, default=900)
-    p.add_argument('--images', type=int, default=400,
-                   help='--detection: training canvases (test: a quarter)')
+    p.add_argument('--diffusion-minutes', type=float, default=2.0)
+    p.add_argument('--diffusion-steps', type=int, default=100000,
+                   help='at most this many steps (the minutes end it first)')
+    p.add_argument('--images', type=int, default=300,
+                   help='--detection: training canvases (test: a third)')
     return p.parse_args()
 
 
@@ -53,40 +60,41 @@ def step(text):
     print(f'\n== {text}', flush=True)
 
 
-def run(cfg: Config, work_dir: str) -> tuple:
-    """Train and test; a run whose loss stopped being finite says so."""
+def run(cfg: Config, work_dir: str) -> dict:
+    """Train and test (a finished run is read back); its metrics, wall
+    seconds and, if its loss stopped being finite, where."""
+    done = osp.join(work_dir, 'demo_result.json')
+    if osp.exists(done):
+        with open(done) as f:
+            return json.load(f)
     cfg.work_dir = work_dir
     start = time.perf_counter()
     runner = train(cfg)
-    metrics = runner.test()
-    diverged = divergence(read_scalars(work_dir))
-    if diverged:
-        metrics['diverged'] = diverged
-        print(f'\nWARNING: the run in {work_dir} diverged ({diverged}): '
-              'its result means nothing.')
-    return metrics, time.perf_counter() - start
+    result = dict(metrics={k: float(v) for k, v in runner.test().items()},
+                  seconds=time.perf_counter() - start,
+                  diverged=divergence(read_scalars(work_dir)))
+    if result['diverged']:
+        print(f"\nWARNING: the run in {work_dir} diverged "
+              f"({result['diverged']}): its result means nothing.")
+    with open(done, 'w') as f:
+        json.dump(result, f)
+    return result
 
 
-def result(metrics: dict, key: str) -> str:
-    note = ' (diverged)' if metrics.get('diverged') else ''
-    return f'{metrics.get(key, 0.0):.3f}{note}' if 'bbox' in key \
-        else f'{metrics[key]:.2f}%{note}'
-
-
-def train_diffusion(config, work_dir, steps, resolution=None):
-    """tools/train_diffusion.py in its own process (its progress bar shows);
-    resumed if a previous demo stopped part-way."""
+def train_diffusion(config, work_dir, args, *extra):
+    """tools/train_diffusion.py in its own process (its progress bar
+    shows) for ``--diffusion-minutes``; resumed if a previous demo stopped
+    part-way."""
     pipeline = osp.join(work_dir, 'pipeline')
-    if osp.exists(osp.join(pipeline, 'model_index.json')) and osp.exists(
-            osp.join(work_dir, 'done')):
+    if osp.exists(osp.join(work_dir, 'done')):
         print(f'reusing {pipeline}')
         return pipeline, 0.0
     cmd = [sys.executable, osp.join(TOOLS, 'train_diffusion.py'), config,
-           '--work-dir', work_dir, '--steps', str(steps), '--batch-size',
-           '64', '--channels', '16,32', '--lr', '5e-4', '--warmup', '50',
-           '--num-workers', '0', '--save-interval', '100', '--resume']
-    if resolution:
-        cmd += ['--resolution', str(resolution)]
+           '--work-dir', work_dir, '--steps', str(args.diffusion_steps),
+           '--minutes', str(args.diffusion_minutes), '--max-strength', '0.5',
+           '--batch-size', '64', '--channels', '16,32', '--lr', '5e-4',
+           '--warmup', '50', '--num-workers', '0', '--save-interval', '200',
+           '--resume', *extra]
     start = time.perf_counter()
     subprocess.run(cmd, check=True)
     open(osp.join(work_dir, 'done'), 'w').close()
@@ -103,25 +111,57 @@ def set_epochs(cfg, epochs):
         find_lag_hook(cfg).select_epoch = max(1, round(0.1 * epochs))
 
 
-def print_selection(sel: dict):
-    what = 'images' if sel.get('instances') else 'training digits'
-    print(f"selection: rule {sel['rule']} at epoch {sel['epoch']}, "
-          f"{len(sel['indices'])}/{sel['num_samples']} {what} "
-          f"({100 * sel['fraction']:.1f}%)")
-    unit = 'instances ' if sel.get('instances') else ''
-    print(f'  {unit}per class: ' + ', '.join(
-        f'{c}: {n}/{sel["per_class_totals"][c]}'
-        for c, n in sel['per_class_counts'].items()))
+def arms(cfg, root, generator, reference):
+    """The three runs: baseline, USEFUL (copies), TADA (the generator's
+    variants, filtered by ``reference``); the TADA config is written to
+    ``root/tada.py`` for the tools."""
+    base = run(without_tada(cfg), osp.join(root, 'baseline'))
+    useful = copy.deepcopy(cfg)
+    find_lag_hook(useful).generator = dict(type='mmtada.Upsample')
+    copies = run(useful, osp.join(root, 'useful'))
+    tada = copy.deepcopy(cfg)
+    hook = find_lag_hook(tada)
+    hook.generator = generator
+    hook.variant_filter = dict(type='mmtada.LabelAgreement', min_ratio=0.5,
+                               max_tries=2, checkpoint=reference)
+    tada.dump(osp.join(root, 'tada.py'))
+    return base, copies, run(tada, osp.join(root, 'tada'))
 
 
-def print_generation(work_dir, diffusion_s):
-    with open(RunLayout(work_dir).generation) as f:
-        gen = json.load(f)
-    rate = gen['generated'] / gen['seconds'] if gen['seconds'] else 0
-    print(f"generation: {gen['total']} SDEdit variants "
-          f"({gen['num_variants']} per selected sample), "
-          f"{gen['seconds']:.0f}s ({rate:.1f} img/s); diffusion model "
-          f'training {diffusion_s:.0f}s')
+def quality(root, checkpoint) -> dict:
+    """tools/variant_quality.py on the TADA run (its summary)."""
+    cmd = [sys.executable, osp.join(TOOLS, 'variant_quality.py'),
+           osp.join(root, 'tada.py'), '--work-dir', osp.join(root, 'tada'),
+           '--checkpoint', checkpoint]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    work_dir = osp.join(root, 'tada')
+    with open(RunLayout(work_dir).variant_quality) as f:
+        return json.load(f)['summary']
+
+
+def table(rows, metric, fmt):
+    """The comparison, one line per arm."""
+    print(f"\n| arm | {metric} | selected | variants | generation s |\n"
+          '| --- | --- | --- | --- | --- |')
+    for name, result, work in rows:
+        value = fmt(result['metrics'].get(metric, 0.0))
+        if result['diverged']:
+            value += ' (diverged)'
+        sel_path = RunLayout(work).selection if work else ''
+        if not work or not osp.exists(sel_path):
+            print(f'| {name} | {value} | - | 0 | 0 |')
+            continue
+        with open(sel_path) as f:
+            sel = json.load(f)
+        with open(RunLayout(work).generation) as f:
+            gen = json.load(f)
+        made = f"{gen['total']}"
+        if 'kept' in gen:
+            made += (f" ({gen['kept']} kept, {gen['remade']} remade, "
+                     f"{gen['dropped']} dropped)")
+        print(f"| {name} | {value} | {len(sel['indices'])}/"
+              f"{sel['num_samples']} ({100 * sel['fraction']:.0f}%) | {made} "
+              f"| {gen['seconds']:.0f} |")
 
 
 def classification(args):
@@ -131,28 +171,33 @@ def classification(args):
     if args.epochs:
         set_epochs(cfg, args.epochs)
         cfg.param_scheduler.T_max = args.epochs
-    step('1/3 baseline: the real digits only')
-    base, base_s = run(without_tada(cfg), osp.join(root, 'baseline'))
-    step('2/3 a small pixel diffusion model on the training digits')
+    step('1/4 a small pixel diffusion model on the training digits')
     weights, diff_s = train_diffusion(config, osp.join(root, 'diffusion'),
-                                      args.diffusion_steps)
-    step('3/3 TADA: select the slow digits, add SDEdit variants of them')
-    find_lag_hook(cfg).generator = dict(
-        type='mmtada.PixelSDEdit', weights=weights, strength=0.5,
-        num_inference_steps=20, batch_size=256)
-    tada, tada_s = run(cfg, osp.join(root, 'tada'))
-    work = osp.join(root, 'tada')
-    with open(RunLayout(work).selection) as f:
-        sel = json.load(f)
-    print()
-    print_selection(sel)
-    print_generation(work, diff_s)
-    b, t = base['accuracy/top1'], tada['accuracy/top1']
-    print(f"test accuracy: baseline {result(base, 'accuracy/top1')}  |  "
-          f"TADA {result(tada, 'accuracy/top1')}  ({t - b:+.2f})")
-    print(f'wall time: baseline {base_s:.0f}s, diffusion {diff_s:.0f}s, '
-          f'TADA {tada_s:.0f}s')
-    print(f"report: {write_report(work, osp.join(root, 'report.html'))}")
+                                      args)
+    generator = dict(type='mmtada.PixelSDEdit', weights=weights,
+                     strength=STRENGTH, num_inference_steps=20,
+                     batch_size=256)
+    step('2/4 baseline, USEFUL (copies of the slow digits), TADA (their '
+         'SDEdit variants, filtered by the baseline)')
+    reference = osp.join(root, 'baseline',
+                         f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    base, copies, tada = arms(cfg, root, generator, reference)
+    step('3/4 variant quality (reference: the baseline)')
+    q = quality(root, reference)
+    step('4/4 the comparison')
+    table([('baseline', base, None),
+           ('USEFUL (copies)', copies, osp.join(root, 'useful')),
+           ('TADA (SDEdit)', tada, osp.join(root, 'tada'))],
+          'accuracy/top1', lambda v: f'{v:.2f}%')
+    print(f"\nvariant quality: label kept {q['label_kept']:.2f} (sources "
+          f"{q['source_label_kept']:.2f}: {q['label_kept_relative']:.2f} of "
+          f"their rate), novelty {q['novelty']:.2f}, sibling novelty "
+          f"{q['sibling_novelty']:.2f}, PSNR {q['psnr']:.1f} dB")
+    print(f"wall time: diffusion model {diff_s:.0f}s, baseline "
+          f"{base['seconds']:.0f}s, USEFUL {copies['seconds']:.0f}s, TADA "
+          f"{tada['seconds']:.0f}s")
+    print('report: ' + write_report(osp.join(root, 'tada'),
+                                    osp.join(root, 'report.html')))
 
 
 def detection(args):
@@ -162,41 +207,39 @@ def detection(args):
     if not osp.exists(osp.join(data, 'annotations', 'test.json')):
         step('writing digits on cluttered canvases (COCO files)')
         write_digit_canvases(data, args.images, 'train')
-        write_digit_canvases(data, max(1, args.images // 4), 'test', seed=1)
+        write_digit_canvases(data, max(1, args.images // 3), 'test', seed=1)
     os.environ['DATA_ROOT'] = osp.abspath(data)
     config = osp.join(CONFIGS, 'tada_retinanet_r18_digit_canvases.py')
     cfg = Config.fromfile(config)
     set_epochs(cfg, args.epochs)
-    step('1/3 baseline: RetinaNet on the real canvases only')
-    base, base_s = run(without_tada(cfg), osp.join(root, 'baseline'))
-    step('2/3 a small unconditional pixel diffusion model on the canvases')
+    step('1/4 a small unconditional pixel diffusion model on the canvases')
     weights, diff_s = train_diffusion(
-        config, osp.join(root, 'diffusion'), args.diffusion_steps, 32)
-    step('3/3 TADA: select images of lagging instances, add box-preserving '
-         'variants')
+        config, osp.join(root, 'diffusion'), args, '--resolution', '32')
     hook = find_lag_hook(cfg)
-    hook.generator.generator.weights = weights
-    tada, tada_s = run(cfg, osp.join(root, 'tada'))
-    work = osp.join(root, 'tada')
-    with open(RunLayout(work).selection) as f:
-        sel = json.load(f)
-    step('box fidelity of the variants (detector: the baseline)')
-    ckpt = osp.join(root, 'baseline',
-                    f'epoch_{cfg.train_cfg.max_epochs}.pth')
-    subprocess.run([sys.executable, osp.join(TOOLS, 'box_fidelity.py'),
-                    config, '--work-dir', work, '--checkpoint', ckpt,
-                    '--cfg-options', f'custom_hooks.0.generator.generator.'
-                    f'weights={weights}'], check=True)
-    print()
-    print_selection(sel)
-    print_generation(work, diff_s)
-    # CocoMetric returns nothing when a detector finds nothing at all.
-    b, t = (m.get('coco/bbox_mAP', 0.0) for m in (base, tada))
-    print(f"test bbox mAP: baseline {result(base, 'coco/bbox_mAP')}  |  "
-          f"TADA {result(tada, 'coco/bbox_mAP')}  ({t - b:+.3f})")
-    print(f'wall time: baseline {base_s:.0f}s, diffusion {diff_s:.0f}s, '
-          f'TADA {tada_s:.0f}s')
-    print(f"report: {write_report(work, osp.join(root, 'report.html'))}")
+    generator = dict(hook.generator, generator=dict(
+        hook.generator.generator, weights=weights))
+    step('2/4 baseline, USEFUL (copies of the images of lagging instances), '
+         'TADA (their box-preserving variants, filtered by the baseline)')
+    reference = osp.join(root, 'baseline',
+                         f'epoch_{cfg.train_cfg.max_epochs}.pth')
+    base, copies, tada = arms(cfg, root, generator, reference)
+    step('3/4 box fidelity of the variants (detector: the baseline)')
+    q = quality(root, reference)
+    step('4/4 the comparison')
+    table([('baseline', base, None),
+           ('USEFUL (copies)', copies, osp.join(root, 'useful')),
+           ('TADA (box-preserving SDEdit)', tada, osp.join(root, 'tada'))],
+          'coco/bbox_mAP', lambda v: f'{v:.3f}')
+    print(f"\nvariant quality: GT boxes found on the sources "
+          f"{q['found_source']:.2f}, on the variants {q['found_variant']:.2f}"
+          f"; change inside the boxes {q['mad_inside']:.1f}, outside "
+          f"{q['mad_outside']:.1f} (0-255); novelty outside the boxes "
+          f"{q['novelty_outside']:.2f}")
+    print(f"wall time: diffusion model {diff_s:.0f}s, baseline "
+          f"{base['seconds']:.0f}s, USEFUL {copies['seconds']:.0f}s, TADA "
+          f"{tada['seconds']:.0f}s")
+    print('report: ' + write_report(osp.join(root, 'tada'),
+                                    osp.join(root, 'report.html')))
 
 
 def main():

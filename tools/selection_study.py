@@ -63,7 +63,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('runs', nargs='+')
     p.add_argument('--flipped')
-    p.add_argument('--quantiles', default='0.99,0.5')
+    p.add_argument('--quantiles', default='0.99,0.5,0.1')
     args = p.parse_args()
     flipped = None
     if args.flipped:

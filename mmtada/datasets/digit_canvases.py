@@ -8,25 +8,9 @@ import cv2
 import numpy as np
 
 from mmtada.utils.fileio import atomic_write_bytes
-from .digits import digits_split
+from .digits import clutter, digits_split
 
 CLASSES = tuple(str(d) for d in range(10))
-
-
-def _clutter(rng, h, w) -> np.ndarray:
-    """A smooth random colour background with lines and blobs."""
-    low = rng.randint(0, 160, size=(3, 4, 3)).astype(np.uint8)
-    img = cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)
-    for _ in range(rng.randint(3, 8)):
-        color = tuple(int(c) for c in rng.randint(0, 256, 3))
-        p1 = (int(rng.randint(w)), int(rng.randint(h)))
-        if rng.rand() < 0.5:
-            p2 = (int(rng.randint(w)), int(rng.randint(h)))
-            cv2.line(img, p1, p2, color, int(rng.randint(1, 3)))
-        else:
-            cv2.circle(img, p1, int(rng.randint(2, max(3, h // 6))), color,
-                       -1)
-    return img
 
 
 def write_digit_canvases(root: str, num_images: int = 200,
@@ -43,7 +27,7 @@ def write_digit_canvases(root: str, num_images: int = 200,
     os.makedirs(osp.join(root, split), exist_ok=True)
     images, annotations = [], []
     for i in range(num_images):
-        img = _clutter(rng, height, width)
+        img = clutter(rng, height, width)
         taken = []
         for _ in range(rng.randint(1, max_digits + 1)):
             k = rng.randint(len(digits))

@@ -11,7 +11,7 @@ selected):
   correct sample's is higher, its class ranking above the others. Early
   in training every unlearned sample's AUM is negative, so the threshold
   is relative, as Pleiss et al.'s threshold samples make it: with
-  ``aum_threshold='auto'``, the ``aum_quantile`` (0.99) quantile of the
+  ``aum_threshold='auto'``, the ``aum_quantile`` (0.5) quantile of the
   AUM of a fixed wrong class of every sample (tracked beside, never
   trained on); or a number.
 - ``exclude_top=q``: the top q fraction of each class by loss (the
@@ -30,7 +30,7 @@ EXCLUDE = (None, 'aum', 'mismatched')
 
 def aum_threshold(stats: Dict[str, torch.Tensor],
                   threshold: Union[float, str] = 'auto',
-                  quantile: float = 0.99) -> float:
+                  quantile: float = 0.5) -> float:
     """The AUM below which a sample is flagged (see the module)."""
     if threshold != 'auto':
         return float(threshold)
@@ -42,7 +42,7 @@ def aum_threshold(stats: Dict[str, torch.Tensor],
 
 def flag_aum(stats: Dict[str, torch.Tensor],
              threshold: Union[float, str] = 'auto',
-             quantile: float = 0.99) -> torch.Tensor:
+             quantile: float = 0.5) -> torch.Tensor:
     """Samples whose AUM is below the threshold (NaN: not flagged)."""
     aum = stats['aum']
     return ~torch.isnan(aum) & (aum < aum_threshold(stats, threshold,
@@ -82,7 +82,7 @@ def flag_mismatched(stats: Dict[str, torch.Tensor], own_history:
 
 
 def guard(stats: Dict[str, torch.Tensor], exclude: Optional[str],
-          threshold: Union[float, str] = 'auto', quantile: float = 0.99,
+          threshold: Union[float, str] = 'auto', quantile: float = 0.5,
           exclude_top: Optional[float] = None,
           own_history: Optional[torch.Tensor] = None,
           score_thr: float = 0.3) -> torch.Tensor:

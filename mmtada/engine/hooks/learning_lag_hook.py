@@ -103,7 +103,8 @@ class LearningLagHook(Hook):
         aum_threshold (float | str): ``exclude='aum'`` flags AUM below it;
             ``'auto'``: the ``aum_quantile`` of a wrong label's AUM.
             Defaults to ``'auto'``.
-        aum_quantile (float): Defaults to 0.99.
+        aum_quantile (float): Defaults to 0.5 (Pleiss et al.'s 0.99 flags
+            every unlearned sample this early in training).
         exclude_top (float, optional): also flag the top fraction of each
             class by loss. Defaults to None.
         rule (str | dict): ``'kmeans'`` (paper), ``'misclassified'``,
@@ -161,7 +162,7 @@ class LearningLagHook(Hook):
                  knee_fraction: float = DEFAULT_FRACTION,
                  exclude: Optional[str] = None,
                  aum_threshold: Union[float, str] = 'auto',
-                 aum_quantile: float = 0.99,
+                 aum_quantile: float = 0.5,
                  exclude_top: Optional[float] = None,
                  mode: str = 'in_run'):
         if mode == 'restart':

@@ -2,17 +2,21 @@ import json
 import os.path as osp
 
 import cv2
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
-from mmtada.datasets import TADADataset
+from mmtada.datasets import Digits, TADADataset
 from mmtada.engine.hooks import LearningLagHook
 from mmtada.generators import BaseGenerator
-from mmtada.registry import HOOKS
+from mmtada.registry import DATASETS, HOOKS
 from mmtada.selection import Selection
+
+
+PACK_CFG = [dict(type='mmpretrain.PackInputs')]
 
 
 def lag_hook(runner) -> LearningLagHook:
@@ -405,3 +409,40 @@ def test_auto_epoch_selects_where_the_error_slows_and_resume_keeps_it(
     resumed = lag_hook(again).selection
     assert (resumed.epoch, resumed.auto, resumed.excluded, resumed.indices) \
         == (sel.epoch, sel.auto, sel.excluded, sel.indices)
+
+
+@DATASETS.register_module(name='FlippedDigits', force=True)
+class FlippedDigits(Digits):
+    """The digits with ``fraction`` of the first ``num`` labels flipped to
+    another class (seeded): planted label noise."""
+
+    def __init__(self, num=400, fraction=0.1, **kw):
+        self.num, self.fraction = num, fraction
+        super().__init__(indices=num, **kw)
+
+    def load_data_list(self):
+        infos = super().load_data_list()
+        rng = np.random.RandomState(0)
+        self.flipped = set(rng.choice(self.num, int(self.fraction * self.num),
+                                      replace=False).tolist())
+        for i in self.flipped:
+            infos[i]['gt_label'] = int(
+                (infos[i]['gt_label'] + rng.randint(1, 10)) % 10)
+        return infos
+
+
+def test_the_guard_keeps_planted_label_flips_below_their_base_rate(cls_cfg):
+    shares = {}
+    for exclude in (None, 'aum'):
+        cfg = cls_cfg(num_samples=400, num_slots=0, max_epochs=3,
+                      select_epoch=3, rule='kmeans', exclude=exclude,
+                      aum_quantile=0.7, stop_after_selection=True)
+        cfg.train_dataloader.dataset.dataset = dict(
+            type='mmtada.FlippedDigits', split='train', pipeline=PACK_CFG)
+        torch.set_num_threads(1)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        flipped = runner.train_dataloader.dataset.dataset.flipped
+        chosen = set(lag_hook(runner).selection.indices)
+        shares[exclude] = len(chosen & flipped) / len(chosen)
+    assert shares[None] > 0.1 >= shares['aum']  # 40 of the 400 flipped
