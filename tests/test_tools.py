@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pytest
+from mmengine.config import Config
 
 pytestmark = pytest.mark.slow
 
@@ -221,13 +222,23 @@ def test_ablate_runs_every_arm_writes_the_table_and_resumes(
             'custom_hooks.0.generator.type=mmtada.PixelSDEdit',
             f'custom_hooks.0.generator.weights={pixel_weights}',
             'custom_hooks.0.generator.num_inference_steps=4']
+    arms = ('baseline', 'baseline_steps', 'useful', 'useful_k2', 'tada',
+            'tada_nofilter', 'random', 'all')
     log = run('tools/ablate.py', CONFIG, '--seeds', '1', '--work-dir', work,
-              *opts)
-    for arm in ('baseline', 'useful', 'tada', 'all', 'random'):
+              '--arms', ','.join(arms), *opts)
+    for arm in arms:
         assert f'ran {arm} seed 0' in log
+    assert log.index('ran tada seed 0') < log.index('ran baseline seed 0')
     res = {arm: json.load(open(osp.join(work, arm, 'seed0', 'result.json')))
-           for arm in ('baseline', 'tada', 'random', 'all')}
+           for arm in arms}
     assert res['baseline']['generation'] is None
+    assert res['baseline_steps']['generation'] is None
+    steps, tada = (Config.fromfile(osp.join(work, arm, 'seed0', 'config.py'))
+                   for arm in ('baseline_steps', 'tada'))
+    assert steps.train_dataloader.dataset == tada.train_dataloader.dataset
+    assert not steps.custom_hooks  # as many items as TADA, all real
+    assert res['useful_k2']['generation']['total'] == \
+        2 * res['useful_k2']['selected']
     assert 0 <= res['tada']['metric'] <= 100
     n = res['tada']['selected']
     assert res['random']['selected'] == n  # same size, other samples
@@ -239,9 +250,10 @@ def test_ablate_runs_every_arm_writes_the_table_and_resumes(
                                    'selection.json')))
     assert rand['indices'] != tada['indices']
     table = open(osp.join(work, 'ablation.md')).read()
-    assert table.count('\n') == 2 + 5 and '| tada |' in table
+    assert table.count('\n') == 2 + len(arms) and '| tada |' in table
     csv = open(osp.join(work, 'ablation.csv')).read().splitlines()
-    assert csv[0].startswith('arm,runs,mean') and len(csv) == 6
+    assert csv[0].startswith('arm,runs,diverged,mean') and \
+        len(csv) == 1 + len(arms)
     # a second seed: finished runs are skipped, new ones run
     os.remove(osp.join(work, 'baseline', 'seed0', 'result.json'))
     log = run('tools/ablate.py', CONFIG, '--seeds', '2', '--arms',

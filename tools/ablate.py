@@ -1,16 +1,29 @@
 """Run TADA against its controls with the same schedule and seeds.
 
     python tools/ablate.py CONFIG --seeds 3 [--work-dir DIR]
-        [--arms baseline,useful,tada,all,random] [--metric NAME]
-        [--cfg-options k=v ...]
+        [--arms baseline,baseline_steps,useful,tada,random,all]
+        [--seeds-of all=1,random=1] [--metric NAME] [--cfg-options k=v ...]
 
-Arms (``randomness.seed`` = 0 .. seeds-1 in each; the config's schedule):
+Arms (``randomness.seed`` = 0 .. seeds-1 in each, or fewer for the arms
+``--seeds-of`` names; the config's schedule; k its hook's num_variants):
 
-  baseline  the real data alone
-  useful    the selected samples upsampled: exact copies, k each (USEFUL)
-  tada      the config's generator on the selected samples (TADA)
-  all       the generator on every training sample, k each
-  random    the generator on a random subset of TADA's size (same seed)
+  baseline        the real data alone
+  baseline_steps  the real data alone, for as many steps as TADA (the
+                  wrapper with TADA's slots, filled with real draws)
+  useful          the selected samples upsampled: exact copies (USEFUL)
+  useful_k2       the same with k = 2
+  tada            the config's generator (and variant filter) on the
+                  selected samples (TADA)
+  tada_k2         the same with k = 2
+  tada_nofilter   TADA without the variant filter
+  random          the generator on a random subset of TADA's size
+  all             the generator on every training sample
+
+TADA runs first in each seed: baseline_steps and random take its size.
+With the hook's ``mode='restart'`` (the paper's protocol) every arm first
+selects on the real data, then trains from scratch with slots sized to its
+selection (selected x k), so each arm sees each of its variants once an
+epoch.
 
 Each run is ``tools/train.py`` in its own process in ``DIR/<arm>/seed<s>``
 and ends with ``result.json``. Rerunning the command skips finished runs
@@ -31,8 +44,8 @@ import time
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
 from mmengine.config import Config, DictAction
 
-from mmtada.apis.ablation import (ARMS, arm_config, summarize, table_csv,
-                                  table_markdown)
+from mmtada.apis.ablation import (ARMS, NEEDS_TADA, arm_config, summarize,
+                                  table_csv, table_markdown)
 from mmtada.utils import RunLayout, atomic_write_bytes, atomic_write_json
 from mmtada.utils.run_scalars import divergence, last_value, read_scalars
 
@@ -45,10 +58,16 @@ def parse_args():
     p.add_argument('--seeds', type=int, default=3)
     p.add_argument('--work-dir')
     p.add_argument('--arms', default=','.join(ARMS))
+    p.add_argument('--seeds-of', default='', metavar='ARM=N,...',
+                   help='fewer seeds for some arms (the secondary ones), '
+                   'e.g. all=1,random=1')
     p.add_argument('--metric', help='default: accuracy/top1 (mmpretrain), '
                    'coco/bbox_mAP (mmdet)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
-    return p.parse_args()
+    args = p.parse_args()
+    args.seeds_of = {a: int(n) for a, n in (
+        x.split('=') for x in args.seeds_of.split(',') if x)}
+    return args
 
 
 def run_one(cfg, run_dir, metric):
@@ -113,13 +132,16 @@ def main():
     bad = set(arms) - set(ARMS)
     if bad:
         raise SystemExit(f'unknown arms {sorted(bad)}: choose from {ARMS}.')
-    if 'random' in arms and 'tada' not in arms:
-        arms.insert(arms.index('random'), 'tada')  # random needs its size
+    if set(arms) & set(NEEDS_TADA) and 'tada' not in arms:
+        arms.append('tada')  # the controls of TADA's size need it
+    order = ['tada'] + [a for a in ARMS if a in arms and a != 'tada']
     cache = osp.join(root, 'cache')
     results = []
     for seed in range(args.seeds):
         tada_size = None
-        for arm in [a for a in ARMS if a in arms]:
+        for arm in [a for a in order if a in arms]:
+            if seed >= args.seeds_of.get(arm, args.seeds):
+                continue
             run_dir = osp.join(root, arm, f'seed{seed}')
             arm_cfg = arm_config(cfg, arm, seed, cache, tada_size)
             result, ran = run_one(arm_cfg, run_dir, metric)

@@ -10,27 +10,41 @@ from mmengine.config import Config
 from .base_dataset import tada_wrapper_parent
 from .train import find_lag_hook, without_tada
 
-ARMS = ('baseline', 'useful', 'tada', 'all', 'random')
+ARMS = ('baseline', 'baseline_steps', 'useful', 'useful_k2', 'tada',
+        'tada_k2', 'tada_nofilter', 'random', 'all')
 ARM_TEXT = dict(
     baseline='the real data alone',
-    useful='selected samples upsampled (exact copies, USEFUL)',
+    baseline_steps='the real data alone, for as many steps as TADA',
+    useful='selected samples upsampled (exact copies, USEFUL), k copies',
+    useful_k2='USEFUL with k = 2 (where USEFUL peaks)',
     tada='diffusion variants of the selected samples (TADA)',
-    all='diffusion variants of every sample',
-    random='diffusion variants of a random subset of TADA\'s size')
+    tada_k2='TADA with k = 2',
+    tada_nofilter='TADA without the variant filter',
+    random='diffusion variants of a random subset of TADA\'s size',
+    all='diffusion variants of every sample')
+NEEDS_TADA = ('baseline_steps', 'random')  # they take TADA's selection size
 
 
 def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
-               random_num: Optional[int] = None) -> Config:
+               tada_size: Optional[int] = None) -> Config:
     """``cfg`` for one run of ``arm`` with ``randomness.seed = seed``.
 
     Every arm keeps the schedule, the data and the model; validation runs
     once, at the end. The diffusion arms share ``cache_dir`` (variants
     depend on the hook's generation seed, not the training seed, so a
-    variant is made once for the whole ablation). ``random`` needs
-    ``random_num``, the size of TADA's selection with the same seed.
+    variant is made once for the whole ablation), the copies another.
+    ``baseline_steps`` and ``random`` need ``tada_size``, the size of
+    TADA's selection with the same seed: ``random`` selects as many at
+    random; ``baseline_steps`` keeps TADA's wrapper, its slots filled with
+    uniform draws of the real data (in restart mode as many as TADA serves,
+    ``tada_size`` x k; in run, the config's). Copies never go through the
+    variant filter (they keep their label).
     """
     if arm not in ARMS:
         raise ValueError(f'unknown arm {arm!r}: choose from {ARMS}.')
+    if arm in NEEDS_TADA and tada_size is None:
+        raise ValueError(f'the {arm} arm needs the size of TADA\'s '
+                         'selection (run the tada arm first).')
     cfg = copy.deepcopy(cfg)
     cfg.randomness = dict(cfg.get('randomness') or {}, seed=int(seed))
     cfg.train_cfg.val_interval = cfg.train_cfg.max_epochs
@@ -40,21 +54,31 @@ def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
     if hook is None:
         raise ValueError('the config has no LearningLagHook: an ablation '
                          'compares TADA with its controls; add TADA first.')
-    if arm == 'useful':
+    k = int(hook.get('num_variants', 5))
+    if arm == 'baseline_steps':
+        wrapper = tada_wrapper_parent(cfg).dataset
+        if hook.get('mode', 'in_run') == 'restart' and \
+                wrapper.get('num_slots') is None:
+            wrapper.num_slots = tada_size * k
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h is not hook]
+        return cfg
+    if arm.endswith('_k2'):
+        hook.num_variants = 2
+    if arm.startswith('useful'):
         hook.generator = dict(type='mmtada.Upsample')
         hook.cache_dir = osp.join(cache_dir, 'copies')
+        hook.variant_filter = None
         return cfg
     hook.cache_dir = osp.join(cache_dir, 'diffusion')
-    if arm == 'all':
+    if arm == 'tada_nofilter':
+        hook.variant_filter = None
+    elif arm == 'all':
         hook.rule = dict(type='all')
         wrapper = tada_wrapper_parent(cfg).dataset
         wrapper.num_slots = None
-        wrapper.slot_ratio = float(hook.get('num_variants', 5))
+        wrapper.slot_ratio = float(k)  # in run; restart sizes it exactly
     elif arm == 'random':
-        if random_num is None:
-            raise ValueError('the random arm needs the size of TADA\'s '
-                             'selection (run the tada arm first).')
-        hook.rule = dict(type='random', num=int(random_num), seed=int(seed))
+        hook.rule = dict(type='random', num=int(tada_size), seed=int(seed))
     return cfg
 
 

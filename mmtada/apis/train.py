@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmtada.selection import Selection
 from mmtada.utils import RunLayout
 from .base_dataset import tada_wrapper_parent
 
@@ -96,11 +97,13 @@ def train(cfg: Config) -> Runner:
     up to ``select_epoch``, selects and stops (the hook's
     ``stop_after_selection``). Then a run from scratch in ``<work_dir>``
     trains the full schedule with that selection applied before its first
-    epoch (the hook's ``selection``). ``cfg.resume`` (``--resume auto``)
-    applies to whichever run is due, each in its own work dir, so an
-    interrupted restart-mode job picks up where it stopped. Every rank runs
-    this same function; the selection file must be on a file system that
-    all ranks see (the work dir).
+    epoch (the hook's ``selection``), with a slot for each variant (selected
+    x ``num_variants``) unless the wrapper sets ``num_slots`` itself: the
+    data the paper trains on, every variant served once an epoch.
+    ``cfg.resume`` (``--resume auto``) applies to whichever run is due,
+    each in its own work dir, so an interrupted restart-mode job picks up
+    where it stopped. Every rank runs this same function; the selection
+    file must be on a file system that all ranks see (the work dir).
     """
     if tada_mode(cfg) != 'restart' or find_lag_hook(cfg).get('selection'):
         return _run(cfg)
@@ -120,6 +123,12 @@ def train(cfg: Config) -> Runner:
                 f'the selection run ended without writing {path}: check that '
                 'select_epoch <= max_epochs and that the run was not stopped '
                 'early.')
+    second = copy.deepcopy(cfg)
+    parent = tada_wrapper_parent(second)
+    if parent is not None and parent.dataset.get('num_slots') is None:
+        # The selection is known: a slot for each variant.
+        k = int(find_lag_hook(second).get('num_variants', 5))
+        parent.dataset.num_slots = len(Selection.load(path).indices) * k
     print_log('TADA restart mode, run 2/2: train from scratch on the '
               f'augmented data (selection {path}).', logger='current')
-    return _run(cfg, selection=path)
+    return _run(second, selection=path)

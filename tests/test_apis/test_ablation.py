@@ -24,8 +24,24 @@ def test_arm_configs_keep_schedule_and_differ_where_the_arm_says(tmp_path):
     assert find_lag_hook(everything).rule == dict(type='all')
     wrapper = tada_wrapper_parent(everything).dataset
     assert wrapper.num_slots is None and wrapper.slot_ratio == 2.0
-    rand = find_lag_hook(arm_config(cfg, 'random', 3, 'C', random_num=17))
+    rand = find_lag_hook(arm_config(cfg, 'random', 3, 'C', tada_size=17))
     assert rand.rule == dict(type='random', num=17, seed=3)
+    assert find_lag_hook(arm_config(cfg, 'tada_k2', 0, 'C')).num_variants == 2
+    k2 = find_lag_hook(arm_config(cfg, 'useful_k2', 0, 'C'))
+    assert k2.num_variants == 2 and k2.generator['type'] == 'mmtada.Upsample'
+    cfg.custom_hooks[0].variant_filter = dict(type='mmtada.LabelAgreement')
+    assert find_lag_hook(arm_config(cfg, 'tada', 0, 'C')).variant_filter
+    assert find_lag_hook(arm_config(cfg, 'tada_nofilter', 0, 'C')
+                         ).variant_filter is None
+    assert find_lag_hook(arm_config(cfg, 'useful', 0, 'C')
+                         ).variant_filter is None  # copies keep their label
+    steps = arm_config(cfg, 'baseline_steps', 0, 'C', tada_size=10)
+    assert find_lag_hook(steps) is None
+    assert tada_wrapper_parent(steps).dataset.num_slots == 48  # TADA's
+    cfg.custom_hooks[0].mode = 'restart'
+    cfg.train_dataloader.dataset.num_slots = None
+    steps = arm_config(cfg, 'baseline_steps', 0, 'C', tada_size=10)
+    assert tada_wrapper_parent(steps).dataset.num_slots == 20  # 10 x k
     assert 'generator' not in find_lag_hook(cfg)  # the input is unchanged
     with pytest.raises(ValueError, match='run the tada arm first'):
         arm_config(cfg, 'random', 0, 'C')
