@@ -61,6 +61,10 @@ def parse_args():
     p.add_argument('--seeds-of', default='', metavar='ARM=N,...',
                    help='fewer seeds for some arms (the secondary ones), '
                    'e.g. all=1,random=1')
+    p.add_argument('--only-seeds', metavar='S,...',
+                   help='run these of the seeds (two commands on two '
+                   'machines or cores: 0,2 and 1); the table holds what '
+                   'this command saw')
     p.add_argument('--metric', help='default: accuracy/top1 (mmpretrain), '
                    'coco/bbox_mAP (mmdet)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -137,7 +141,9 @@ def main():
     order = ['tada'] + [a for a in ARMS if a in arms and a != 'tada']
     cache = osp.join(root, 'cache')
     results = []
-    for seed in range(args.seeds):
+    seeds = range(args.seeds) if not args.only_seeds else [
+        int(x) for x in args.only_seeds.split(',')]
+    for seed in seeds:
         tada_size = None
         for arm in [a for a in order if a in arms]:
             if seed >= args.seeds_of.get(arm, args.seeds):

@@ -164,6 +164,22 @@ def table(rows, metric, fmt):
               f"| {gen['seconds']:.0f} |")
 
 
+def finish(root, results, edit, metric, fmt, diff_s, quality_line):
+    """The comparison table, the variant quality line, the wall times and
+    the TADA run's report."""
+    base, copies, tada = results
+    step('4/4 the comparison')
+    table([('baseline', base, None),
+           ('USEFUL (copies)', copies, osp.join(root, 'useful')),
+           (f'TADA ({edit})', tada, osp.join(root, 'tada'))], metric, fmt)
+    print(f'\nvariant quality: {quality_line}')
+    print(f"wall time: diffusion model {diff_s:.0f}s, baseline "
+          f"{base['seconds']:.0f}s, USEFUL {copies['seconds']:.0f}s, TADA "
+          f"{tada['seconds']:.0f}s")
+    print('report: ' + write_report(osp.join(root, 'tada'),
+                                    osp.join(root, 'report.html')))
+
+
 def classification(args):
     root = args.work_dir or 'work_dirs/demo'
     config = osp.join(CONFIGS, 'tada_resnet18_digits.py')
@@ -184,20 +200,12 @@ def classification(args):
     base, copies, tada = arms(cfg, root, generator, reference)
     step('3/4 variant quality (reference: the baseline)')
     q = quality(root, reference)
-    step('4/4 the comparison')
-    table([('baseline', base, None),
-           ('USEFUL (copies)', copies, osp.join(root, 'useful')),
-           ('TADA (SDEdit)', tada, osp.join(root, 'tada'))],
-          'accuracy/top1', lambda v: f'{v:.2f}%')
-    print(f"\nvariant quality: label kept {q['label_kept']:.2f} (sources "
-          f"{q['source_label_kept']:.2f}: {q['label_kept_relative']:.2f} of "
-          f"their rate), novelty {q['novelty']:.2f}, sibling novelty "
-          f"{q['sibling_novelty']:.2f}, PSNR {q['psnr']:.1f} dB")
-    print(f"wall time: diffusion model {diff_s:.0f}s, baseline "
-          f"{base['seconds']:.0f}s, USEFUL {copies['seconds']:.0f}s, TADA "
-          f"{tada['seconds']:.0f}s")
-    print('report: ' + write_report(osp.join(root, 'tada'),
-                                    osp.join(root, 'report.html')))
+    finish(root, (base, copies, tada), 'SDEdit', 'accuracy/top1',
+           lambda v: f'{v:.2f}%', diff_s,
+           f"label kept {q['label_kept']:.2f} (sources "
+           f"{q['source_label_kept']:.2f}: {q['label_kept_relative']:.2f} of "
+           f"their rate), novelty {q['novelty']:.2f}, sibling novelty "
+           f"{q['sibling_novelty']:.2f}, PSNR {q['psnr']:.1f} dB")
 
 
 def detection(args):
@@ -225,21 +233,12 @@ def detection(args):
     base, copies, tada = arms(cfg, root, generator, reference)
     step('3/4 box fidelity of the variants (detector: the baseline)')
     q = quality(root, reference)
-    step('4/4 the comparison')
-    table([('baseline', base, None),
-           ('USEFUL (copies)', copies, osp.join(root, 'useful')),
-           ('TADA (box-preserving SDEdit)', tada, osp.join(root, 'tada'))],
-          'coco/bbox_mAP', lambda v: f'{v:.3f}')
-    print(f"\nvariant quality: GT boxes found on the sources "
-          f"{q['found_source']:.2f}, on the variants {q['found_variant']:.2f}"
-          f"; change inside the boxes {q['mad_inside']:.1f}, outside "
-          f"{q['mad_outside']:.1f} (0-255); novelty outside the boxes "
-          f"{q['novelty_outside']:.2f}")
-    print(f"wall time: diffusion model {diff_s:.0f}s, baseline "
-          f"{base['seconds']:.0f}s, USEFUL {copies['seconds']:.0f}s, TADA "
-          f"{tada['seconds']:.0f}s")
-    print('report: ' + write_report(osp.join(root, 'tada'),
-                                    osp.join(root, 'report.html')))
+    finish(root, (base, copies, tada), 'box-preserving SDEdit',
+           'coco/bbox_mAP', lambda v: f'{v:.3f}', diff_s,
+           f"GT boxes found on the sources {q['found_source']:.2f}, on the "
+           f"variants {q['found_variant']:.2f}; change inside the boxes "
+           f"{q['mad_inside']:.1f}, outside {q['mad_outside']:.1f} (0-255); "
+           f"novelty outside the boxes {q['novelty_outside']:.2f}")
 
 
 def main():
