@@ -99,7 +99,9 @@ def train(cfg: Config) -> Runner:
     trains the full schedule with that selection applied before its first
     epoch (the hook's ``selection``), with a slot for each variant (selected
     x ``num_variants``) unless the wrapper sets ``num_slots`` itself: the
-    data the paper trains on, every variant served once an epoch.
+    data the paper trains on, every variant served once an epoch. A variant
+    filter without a ``checkpoint`` scores with the model at the selection
+    (run 1 saves it as ``select/epoch_<k>.pth``), not the fresh one.
     ``cfg.resume`` (``--resume auto``) applies to whichever run is due,
     each in its own work dir, so an interrupted restart-mode job picks up
     where it stopped. Every rank runs this same function; the selection
@@ -124,11 +126,18 @@ def train(cfg: Config) -> Runner:
                 'select_epoch <= max_epochs and that the run was not stopped '
                 'early.')
     second = copy.deepcopy(cfg)
+    selection = Selection.load(path)
+    hook = find_lag_hook(second)
     parent = tada_wrapper_parent(second)
     if parent is not None and parent.dataset.get('num_slots') is None:
         # The selection is known: a slot for each variant.
-        k = int(find_lag_hook(second).get('num_variants', 5))
-        parent.dataset.num_slots = len(Selection.load(path).indices) * k
+        k = int(hook.get('num_variants', 5))
+        parent.dataset.num_slots = len(selection.indices) * k
+    if hook.get('variant_filter') and not hook.variant_filter.get(
+            'checkpoint'):
+        # The model being trained, at the selection: run 1's.
+        hook.variant_filter.checkpoint = osp.join(
+            layout.select_run.work_dir, f'epoch_{selection.epoch}.pth')
     print_log('TADA restart mode, run 2/2: train from scratch on the '
               f'augmented data (selection {path}).', logger='current')
     return _run(second, selection=path)

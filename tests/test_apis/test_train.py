@@ -165,3 +165,23 @@ def test_imagefolder_config_on_the_shared_cifar10_subset(tmp_path):
         'horse', 'ship', 'truck'}
     assert 'TADA selection (kmeans, epoch 1)' in out.stdout + out.stderr
     assert 'Epoch(val) [2]' in out.stdout + out.stderr
+
+
+def test_restart_mode_filters_with_the_model_at_the_selection(cls_cfg):
+    """Run 2 starts from scratch: its variant filter scores with the
+    selection run's model (saved at the selection), its slots sized to
+    the selection."""
+    cfg = cls_cfg(max_epochs=3, select_epoch=2, mode='restart',
+                  variant_filter=dict(type='mmtada.LabelAgreement',
+                                      min_ratio=0.0, max_tries=1))
+    cfg.train_dataloader.dataset.num_slots = None
+    cfg.default_hooks.checkpoint.interval = 3  # no epoch_2.pth of its own
+    runner = train(cfg)
+    work = cfg.work_dir
+    assert osp.exists(osp.join(work, 'select', 'epoch_2.pth'))
+    hook = lag_hook(runner)
+    assert hook.variant_filter_cfg['checkpoint'] == osp.join(
+        work, 'select', 'epoch_2.pth')
+    gen = json.load(open(osp.join(work, 'tada', 'generation.json')))
+    assert gen['kept'] == gen['total'] == 2 * len(hook.selection.indices)
+    assert len(runner.train_dataloader.dataset) == 96 + gen['total']

@@ -507,6 +507,11 @@ class LearningLagHook(Hook):
         if warning:
             print_log(warning, logger='current', level=30)
         if self.stop_after_selection:
+            # The model at the selection: what restart mode's variant
+            # filter scores with (Runner.save_checkpoint is rank 0's).
+            runner.save_checkpoint(runner.work_dir, f'epoch_{epoch}.pth',
+                                   save_optimizer=False,
+                                   save_param_scheduler=False)
             print_log(
                 f'TADA: selection written to {self.layout.selection}; '
                 'stopping this run (the selection run of restart mode).',
