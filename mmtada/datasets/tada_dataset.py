@@ -372,3 +372,24 @@ def find_tada_dataset(dataset) -> TADADataset:
         "train_dataloader = dict(dataset=dict(_delete_=True, "
         "type='mmtada.TADADataset', dataset=<your dataset>)); with "
         'MultiImageMixDataset wrap its inner dataset.')
+
+
+def check_class_balancing(loader, wrapper: TADADataset) -> None:
+    """Refuse class balancing above ``wrapper`` in ``mode='add'`` (a
+    ``ClassBalancedDataset`` around it, mmdet's ``ClassAwareSampler``):
+    its repeat factors come once from ``get_cat_ids``, and after selection
+    the slots serve other samples, so it would repeat the wrong ones."""
+    if wrapper.mode != 'add' or not wrapper.num_slots:
+        return
+    above = tada_dataset_path(loader.dataset)[:-1] + [
+        loader.sampler, getattr(loader, 'batch_sampler', None)]
+    found = {type(x).__name__ for x in above} & {
+        'ClassBalancedDataset', 'ClassAwareSampler'}
+    if found:
+        raise ValueError(
+            f'{found.pop()} balances classes with repeat factors taken '
+            "once from get_cat_ids, but after selection the TADADataset's "
+            "slots serve other samples: set mode='replace' on the "
+            'TADADataset (a selected sample is replaced by its variants, '
+            'length and sources unchanged), or put ClassBalancedDataset '
+            'inside the TADADataset.')

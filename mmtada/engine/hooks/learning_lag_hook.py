@@ -11,7 +11,9 @@ from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import EpochBasedTrainLoop
 
-from mmtada.datasets.tada_dataset import find_tada_dataset, tada_dataset_path
+from mmtada.datasets.tada_dataset import (check_class_balancing,
+                                          find_tada_dataset)
+from mmtada.engine.divergence import check_finite
 from mmtada.engine.head_recorder import HeadRecorder, class_count_error
 from mmtada.engine.train_set_probe import TrainSetProbe
 from mmtada.generators import check_writable, make_variants
@@ -21,7 +23,8 @@ from mmtada.selection import LagStats, Selection, select_samples
 from mmtada.selection.auto_epoch import (DEFAULT_FRACTION, DEFAULT_RANGE,
                                          decide, epoch_range)
 from mmtada.selection.label_noise import EXCLUDE, guard
-from mmtada.utils import RunLayout, atomic_path, atomic_write_json
+from mmtada.selection.trajectories import save_trajectories
+from mmtada.utils import RunLayout, atomic_write_json
 from mmtada.visualization import score_histogram, selection_grid
 
 RECORD = ('auto', 'train', 'probe')
@@ -276,7 +279,7 @@ class LearningLagHook(Hook):
         self.layout = RunLayout(runner.work_dir)
         self.dataset = find_tada_dataset(runner.train_dataloader.dataset)
         self.dataset.full_init()
-        self._check_class_balancing(runner)
+        check_class_balancing(runner.train_dataloader, self.dataset)
         self.select_epoch = self._resolve_select_epoch(runner.max_epochs)
         self._setup(runner)
         check_writable(self.cache_root(runner.work_dir))
@@ -309,27 +312,6 @@ class LearningLagHook(Hook):
         if head_classes != num_classes:
             raise ValueError(class_count_error(head_classes, num_classes))
         self.stats = LagStats(len(reader), num_classes)
-
-    def _check_class_balancing(self, runner) -> None:
-        """Refuse class balancing above the wrapper in ``mode='add'``: its
-        repeat factors come once from ``get_cat_ids``, and after selection
-        the slots serve other samples, so they would repeat the wrong
-        ones."""
-        if self.dataset.mode != 'add' or not self.dataset.num_slots:
-            return
-        loader = runner.train_dataloader
-        above = tada_dataset_path(loader.dataset)[:-1] + [
-            loader.sampler, getattr(loader, 'batch_sampler', None)]
-        names = {type(x).__name__ for x in above}
-        found = names & {'ClassBalancedDataset', 'ClassAwareSampler'}
-        if found:
-            raise ValueError(
-                f'{found.pop()} balances classes with repeat factors taken '
-                'once from get_cat_ids, but after selection the '
-                "TADADataset's slots serve other samples: set mode='replace' "
-                'on the TADADataset (a selected sample is replaced by its '
-                'variants, length and sources unchanged), or put '
-                'ClassBalancedDataset inside the TADADataset.')
 
     @staticmethod
     def _model(runner):
@@ -425,8 +407,6 @@ class LearningLagHook(Hook):
             reader.fingerprint(), self._flagged(stats), self._guard())
 
     def _write_trajectories(self, selection: Selection) -> None:
-        """Each sample's (instance's) per-epoch statistics up to the
-        selection, with what was selected and flagged, for audit."""
         chosen = np.zeros(self.stats.num_samples, bool)
         if selection.instances:
             chosen[:] = selection.instances['selected']
@@ -434,48 +414,12 @@ class LearningLagHook(Hook):
         else:
             chosen[selection.indices] = True
             labels = self.labels
-        stats = self.stats.latest(labels)
-        flags = self._flagged(stats)
-        with atomic_path(self.layout.trajectories) as tmp:
-            np.savez_compressed(
-                tmp, epochs=np.array(self.stats.epochs),
-                loss=self.stats.loss.numpy(),
-                correct=self.stats.correct.numpy(),
-                margin=self.stats.margin.numpy(),
-                fake_margin=self.stats.fake_margin.numpy(),
-                probs=self.stats.probs.numpy(), labels=labels.numpy(),
-                selected=chosen, error=np.array(self.stats.error_curve()),
-                flagged=np.zeros_like(chosen) if flags is None
-                else flags.numpy())
-
-    def _check_finite(self, runner, epoch: int) -> None:
-        """Collective: refuse to select from a diverged training (non-finite
-        training loss, weights or recorded outputs on any rank)."""
-        bad = []
-        hub = runner.message_hub
-        if 'train/loss' in hub.log_scalars:
-            values = hub.get_scalar('train/loss').data[0]
-            if len(values) and not np.isfinite(values).all():
-                bad.append('training loss')
-        if not all(torch.isfinite(p).all()
-                   for p in self._model(runner).parameters()):
-            bad.append('model weights')
-        if self.stats.nonfinite and self.stats.nonfinite[-1]:
-            bad.append(f'{self.stats.nonfinite[-1]} recorded outputs')
-        flags = torch.tensor([float(bool(bad))])
-        dist.all_reduce(flags, op='sum')
-        if flags.item():
-            raise RuntimeError(
-                f'TADA: the training diverged before select_epoch={epoch} '
-                f"({', '.join(bad) or 'on another rank'} not finite): a "
-                'selection would come from meaningless statistics. Lower '
-                'the learning rate, clip gradients (optim_wrapper=dict('
-                'clip_grad=dict(max_norm=10))) or add a warm-up (a LinearLR '
-                'param_scheduler), and train again.')
+        save_trajectories(self.layout.trajectories, self.stats, labels,
+                          chosen, self._flagged(self.stats.latest(labels)))
 
     def _select(self, runner, epoch: int, reason: Optional[str] = None):
         self._stop_recording()
-        self._check_finite(runner, epoch)
+        check_finite(runner, self._model(runner), self.stats, epoch)
         payload = [None]
         if dist.is_main_process():
             selection = self._make_selection(epoch)
