@@ -8,6 +8,8 @@ import sys
 import pytest
 from mmengine.config import Config
 
+from mmtada.utils import RunLayout
+
 pytestmark = pytest.mark.slow
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
@@ -127,8 +129,8 @@ def test_train_diffusion_then_generate_with_it(tmp_path):
     assert osp.exists(osp.join(weights, 'unet', 'config.json'))
 
     cfg = Config.fromfile(CONFIG)
-    ds = TADADataset(dict(type='mmtada.Digits', split='train', indices=200,
-                          pipeline=[]), num_slots=0)
+    ds = TADADataset(dict(cfg.train_dataloader.dataset.dataset,
+                          indices=200, pipeline=[]), num_slots=0)
     sel_path = str(tmp_path / 'selection.json')
     Selection(rule='kmeans', epoch=1, indices=[3, 50, 120], num_samples=200,
               per_class_counts={}, per_class_totals={},
@@ -304,12 +306,17 @@ def test_demo_classification_and_detection_end_to_end(tmp_path):
     work = str(tmp_path / 'demo')
     log = run('tools/demo.py', '--epochs', '2', '--diffusion-steps', '4',
               '--work-dir', work)
-    assert 'selection: rule kmeans at epoch 1' in log
-    assert 'SDEdit variants' in log and 'test accuracy: baseline' in log
+    assert 'TADA selection (kmeans, epoch 1)' in log
+    for arm in ('baseline', 'USEFUL (copies)', 'TADA (SDEdit)'):
+        assert f'| {arm} | ' in log
+    assert 'variant quality: label kept' in log
     assert osp.exists(osp.join(work, 'report.html'))
     work = str(tmp_path / 'demo_det')
     log = run('tools/demo.py', '--detection', '--epochs', '2',
               '--diffusion-steps', '4', '--images', '24', '--work-dir', work)
-    assert 'instances per class: 0:' in log
-    assert 'test bbox mAP: baseline' in log and 'GT boxes found' in log
-    assert osp.exists(osp.join(work, 'tada', 'tada', 'box_fidelity.json'))
+    assert 'instances per class 0:' in log
+    for arm in ('baseline', 'USEFUL (copies)',
+                'TADA (box-preserving SDEdit)'):
+        assert f'| {arm} | ' in log
+    assert 'GT boxes found on the sources' in log
+    assert osp.exists(RunLayout(osp.join(work, 'tada')).variant_quality)

@@ -8,7 +8,7 @@
 default_scope = 'mmdet'
 data_root = 'work_dirs/demo_det/data/'
 classes = ('0', '1', '2', '3', '4', '5', '6', '7', '8', '9')
-max_epochs = 16
+max_epochs = 12
 img_scale = (192, 144)
 
 model = dict(
@@ -97,12 +97,15 @@ train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=max_epochs,
                  val_interval=max_epochs)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
+# From scratch, lr 0.02 without clipping diverged to nan at epoch 6: half
+# the lr, a longer warm-up and gradient clipping keep it stable.
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=0.0001))
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=0.0001),
+    clip_grad=dict(max_norm=10, norm_type=2))
 param_scheduler = [
-    dict(type='LinearLR', start_factor=0.01, by_epoch=False, begin=0,
-         end=100),
+    dict(type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+         end=200),
     dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True)
 ]
 auto_scale_lr = dict(enable=False, base_batch_size=16)
