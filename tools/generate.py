@@ -23,6 +23,7 @@ from mmengine.logging import MMLogger
 from mmtada.apis import build_tada_parts
 from mmtada.generators import make_variants
 from mmtada.selection import Selection
+from mmtada.utils.process_group import end_process_group
 
 
 def parse_args():
@@ -71,6 +72,7 @@ def main():
         print(f"{out['total']} variants of {len(selection.indices)} samples: "
               f"{out['generated']} made ({rate:.1f} img/s), "
               f"{out['reused']} already cached; cache {made.cache.dir}")
+    end_process_group()
 
 
 if __name__ == '__main__':

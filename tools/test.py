@@ -12,6 +12,7 @@ from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
 from mmtada.apis import build_runner, is_lag_hook
+from mmtada.utils.process_group import end_process_group
 
 
 def parse_args():
@@ -61,6 +62,7 @@ def main():
             DumpResults(out_file_path=args.out))
     metrics = runner.test()
     print(metrics)
+    end_process_group()
 
 
 if __name__ == '__main__':

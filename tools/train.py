@@ -13,6 +13,7 @@ from mmengine.config import Config, DictAction
 
 from mmtada.apis import find_lag_hook, train, without_tada
 from mmtada.apis.toolbox import LOADERS, with_loader_defaults
+from mmtada.utils.process_group import end_process_group
 
 
 def parse_args():
@@ -106,6 +107,7 @@ def main():
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     train(cfg)
+    end_process_group()
 
 
 if __name__ == '__main__':
