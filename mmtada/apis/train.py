@@ -73,15 +73,20 @@ def selection_path(work_dir: str) -> str:
     return RunLayout(work_dir).select_run.selection
 
 
-def _run(cfg: Config, **hook) -> Runner:
-    """Build and train ``cfg`` with the hook's run-protocol key replaced
-    by ``hook``'s plain settings."""
+def run_config(cfg: Config, **hook) -> Config:
+    """``cfg`` as one run of :func:`train` builds it: a copy with the
+    hook's run-protocol key (``mode``) replaced by ``hook``'s plain
+    settings (``stop_after_selection``, ``selection``)."""
     cfg = copy.deepcopy(cfg)
     lag_hook = find_lag_hook(cfg)
     if lag_hook is not None:
         lag_hook.pop('mode', None)
         lag_hook.update(hook)
-    runner = build_runner(cfg)
+    return cfg
+
+
+def _run(cfg: Config, **hook) -> Runner:
+    runner = build_runner(run_config(cfg, **hook))
     runner.train()
     return runner
 
