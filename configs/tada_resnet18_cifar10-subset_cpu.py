@@ -33,6 +33,7 @@ default_hooks = dict(
     checkpoint=dict(interval=max_epochs, max_keep_ckpts=1))
 randomness = dict(seed=0)
 
+weights = '{{$TADA_WEIGHTS:work_dirs/diffusion/cifar10-subset/pipeline}}'
 judge = '{{$TADA_JUDGE:selection}}'
 custom_hooks = [
     dict(
@@ -42,7 +43,7 @@ custom_hooks = [
         num_variants=2,
         generator=dict(
             type='mmtada.PixelSDEdit',
-            weights='{{$TADA_WEIGHTS:work_dirs/diffusion/cifar10-subset}}',
+            weights=weights,
             strength=0.2,
             num_inference_steps=20),
         variant_filter=dict(
