@@ -111,10 +111,15 @@ def set_epochs(cfg, epochs):
         find_lag_hook(cfg).select_epoch = max(1, round(0.1 * epochs))
 
 
-def arms(cfg, root, generator, reference):
-    """The three runs: baseline, USEFUL (copies), TADA (the generator's
-    variants, filtered by ``reference``); the TADA config is written to
-    ``root/tada.py`` for the tools."""
+def compare(cfg, root, generator, runs_text, quality_text):
+    """Steps 2 and 3: the three runs (baseline; USEFUL, copies; TADA, the
+    generator's variants filtered by the baseline's last checkpoint, its
+    config written to ``root/tada.py`` for the tools), then the TADA run's
+    variant quality scored by that checkpoint. Returns the three results
+    and the quality summary."""
+    step(f'2/4 {runs_text}')
+    reference = osp.join(root, 'baseline',
+                         f'epoch_{cfg.train_cfg.max_epochs}.pth')
     base = run(without_tada(cfg), osp.join(root, 'baseline'))
     useful = copy.deepcopy(cfg)
     find_lag_hook(useful).generator = dict(type='mmtada.Upsample')
@@ -125,7 +130,9 @@ def arms(cfg, root, generator, reference):
     hook.variant_filter = dict(type='mmtada.LabelAgreement', min_ratio=0.5,
                                max_tries=2, checkpoint=reference)
     tada.dump(osp.join(root, 'tada.py'))
-    return base, copies, run(tada, osp.join(root, 'tada'))
+    tada = run(tada, osp.join(root, 'tada'))
+    step(f'3/4 {quality_text}')
+    return (base, copies, tada), quality(root, reference)
 
 
 def quality(root, checkpoint) -> dict:
@@ -193,14 +200,11 @@ def classification(args):
     generator = dict(type='mmtada.PixelSDEdit', weights=weights,
                      strength=STRENGTH, num_inference_steps=20,
                      batch_size=256)
-    step('2/4 baseline, USEFUL (copies of the slow digits), TADA (their '
-         'SDEdit variants, filtered by the baseline)')
-    reference = osp.join(root, 'baseline',
-                         f'epoch_{cfg.train_cfg.max_epochs}.pth')
-    base, copies, tada = arms(cfg, root, generator, reference)
-    step('3/4 variant quality (reference: the baseline)')
-    q = quality(root, reference)
-    finish(root, (base, copies, tada), 'SDEdit', 'accuracy/top1',
+    results, q = compare(
+        cfg, root, generator, 'baseline, USEFUL (copies of the slow digits), '
+        'TADA (their SDEdit variants, filtered by the baseline)',
+        'variant quality (reference: the baseline)')
+    finish(root, results, 'SDEdit', 'accuracy/top1',
            lambda v: f'{v:.2f}%', diff_s,
            f"label kept {q['label_kept']:.2f} (sources "
            f"{q['source_label_kept']:.2f}: {q['label_kept_relative']:.2f} of "
@@ -226,14 +230,12 @@ def detection(args):
     hook = find_lag_hook(cfg)
     generator = dict(hook.generator, generator=dict(
         hook.generator.generator, weights=weights))
-    step('2/4 baseline, USEFUL (copies of the images of lagging instances), '
-         'TADA (their box-preserving variants, filtered by the baseline)')
-    reference = osp.join(root, 'baseline',
-                         f'epoch_{cfg.train_cfg.max_epochs}.pth')
-    base, copies, tada = arms(cfg, root, generator, reference)
-    step('3/4 box fidelity of the variants (detector: the baseline)')
-    q = quality(root, reference)
-    finish(root, (base, copies, tada), 'box-preserving SDEdit',
+    results, q = compare(
+        cfg, root, generator, 'baseline, USEFUL (copies of the images of '
+        'lagging instances), TADA (their box-preserving variants, filtered '
+        'by the baseline)',
+        'box fidelity of the variants (detector: the baseline)')
+    finish(root, results, 'box-preserving SDEdit',
            'coco/bbox_mAP', lambda v: f'{v:.3f}', diff_s,
            f"GT boxes found on the sources {q['found_source']:.2f}, on the "
            f"variants {q['found_variant']:.2f}; change inside the boxes "
