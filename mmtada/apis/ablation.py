@@ -124,6 +124,10 @@ def summarize(results: List[dict]) -> List[dict]:
 
 
 def table_markdown(rows: List[dict], metric: str) -> str:
+    """The rows as a markdown table; a metric on a 0-1 scale (COCO mAP)
+    with three decimals, a percentage with two."""
+    means = [abs(r['mean']) for r in rows if not math.isnan(r['mean'])]
+    digits = 3 if means and max(means) <= 1 else 2
     lines = [f'| arm | what | runs | {metric} (mean ± std) | variants per '
              'run | generation s per run | training s per run |',
              '| --- | --- | --- | --- | --- | --- | --- |']
@@ -132,7 +136,8 @@ def table_markdown(rows: List[dict], metric: str) -> str:
             else str(r['runs'])
         lines.append(
             f"| {r['arm']} | {ARM_TEXT[r['arm']]} | {runs} | "
-            f"{r['mean']:.2f} ± {r['std']:.2f} | {r['variants']:.0f} | "
+            f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f} | "
+            f"{r['variants']:.0f} | "
             f"{r['generation_s']:.0f} | {r['train_s']:.0f} |")
     return '\n'.join(lines) + '\n'
 

@@ -75,6 +75,10 @@ def test_summary_costs_variants_at_the_rate_where_they_were_made():
     md = table_markdown(rows, 'top-1')
     assert md.count('\n') == 5 and '| tada |' in md and '56.00 ± 1.41' in md
     assert '| 3 (1 diverged) |' in md
+    # COCO mAP is a fraction: its spread needs a third decimal
+    md = table_markdown(summarize([run('baseline', 0.457),
+                                   run('baseline', 0.462)]), 'coco/bbox_mAP')
+    assert '0.460 ± 0.004' in md
     csv = table_csv(rows).splitlines()
     assert csv[0] == ('arm,runs,diverged,mean,std,variants,generation_s,'
                       'train_s')
