@@ -1,6 +1,7 @@
 """Run a config with TADA in either mode: one call, one command."""
 import copy
 import os.path as osp
+import uuid
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
@@ -85,6 +86,20 @@ def run_config(cfg: Config, **hook) -> Config:
     return cfg
 
 
+def own_visualizer(cfg: Config) -> Config:
+    """``cfg`` with a visualizer name no other run in this process has.
+
+    mmengine keeps one visualizer per name and hands a runner the existing
+    one, with the save dir of the run that made it; mmdet's configs name
+    theirs ``'visualizer'``, so restart mode's second run would write its
+    scalars into the selection run's folder. Unnamed visualizers take the
+    experiment's name (config + timestamp) and are left as they are."""
+    vis = cfg.get('visualizer')
+    if isinstance(vis, dict) and vis.get('name'):
+        vis['name'] = f"{vis['name']}-{uuid.uuid4().hex[:8]}"
+    return cfg
+
+
 def _run(cfg: Config, **hook) -> Runner:
     runner = build_runner(run_config(cfg, **hook))
     runner.train()
@@ -107,6 +122,7 @@ def train(cfg: Config) -> Runner:
     data the paper trains on, every variant served once an epoch. A variant
     filter without a ``checkpoint`` scores with the model at the selection
     (run 1 saves it as ``select/epoch_<k>.pth``), not the fresh one.
+    Each run logs in its own work dir (:func:`own_visualizer`).
     ``cfg.resume`` (``--resume auto``) applies to whichever run is due,
     each in its own work dir, so an interrupted restart-mode job picks up
     where it stopped. Every rank runs this same function; the selection
@@ -117,7 +133,7 @@ def train(cfg: Config) -> Runner:
     layout = RunLayout(cfg.work_dir)
     path = layout.select_run.selection
     if not osp.exists(path):
-        first = copy.deepcopy(cfg)
+        first = own_visualizer(copy.deepcopy(cfg))
         first.work_dir = layout.select_run.work_dir
         parent = tada_wrapper_parent(first)
         if parent is not None:
@@ -130,7 +146,7 @@ def train(cfg: Config) -> Runner:
                 f'the selection run ended without writing {path}: check that '
                 'select_epoch <= max_epochs and that the run was not stopped '
                 'early.')
-    second = copy.deepcopy(cfg)
+    second = own_visualizer(copy.deepcopy(cfg))
     selection = Selection.load(path)
     hook = find_lag_hook(second)
     parent = tada_wrapper_parent(second)

@@ -12,6 +12,7 @@ from mmpretrain.registry import DATASETS
 from mmtada.apis import selection_path, train
 from mmtada.datasets import Digits
 from mmtada.engine.hooks import LearningLagHook
+from mmtada.utils.run_scalars import last_value, read_scalars
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -62,6 +63,11 @@ def test_restart_mode_for_detection_wraps_and_selects_images(det_cfg):
     assert runner.epoch == 2
     variants = runner.train_dataloader.dataset.variants
     assert sorted({s for s, _ in variants}) == sel['indices']
+    # mmdet names its visualizer 'visualizer': the second run's scalars
+    # (its validation at the end) land in its own work dir all the same
+    assert last_value(read_scalars(work), 'coco/bbox_mAP') is not None
+    assert last_value(read_scalars(osp.join(work, 'select')),
+                      'coco/bbox_mAP') is None
 
 
 class UncheckedCIFAR10(CIFAR10):
