@@ -63,7 +63,25 @@ def without_tada(cfg: Config) -> Config:
     return cfg
 
 
+def own_visualizer(cfg: Config) -> None:
+    """Rename ``cfg``'s visualizer, in place, to a name no other run in
+    this process has.
+
+    mmengine keeps one visualizer per name and hands a runner the existing
+    one, with the save dir of the run that made it; mmdet's configs name
+    theirs ``'visualizer'``, so a second run in one process (restart mode's,
+    a test's) would write its scalars into the first run's folder. Unnamed
+    visualizers take the experiment's name (config + timestamp) and are
+    left as they are."""
+    vis = cfg.get('visualizer')
+    if isinstance(vis, dict) and vis.get('name'):
+        vis['name'] = f"{vis['name']}-{uuid.uuid4().hex[:8]}"
+
+
 def build_runner(cfg: Config) -> Runner:
+    """The config's runner, with a visualizer of its own
+    (:func:`own_visualizer`, applied to ``cfg`` in place)."""
+    own_visualizer(cfg)
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
@@ -83,20 +101,6 @@ def run_config(cfg: Config, **hook) -> Config:
     if lag_hook is not None:
         lag_hook.pop('mode', None)
         lag_hook.update(hook)
-    return cfg
-
-
-def own_visualizer(cfg: Config) -> Config:
-    """``cfg`` with a visualizer name no other run in this process has.
-
-    mmengine keeps one visualizer per name and hands a runner the existing
-    one, with the save dir of the run that made it; mmdet's configs name
-    theirs ``'visualizer'``, so restart mode's second run would write its
-    scalars into the selection run's folder. Unnamed visualizers take the
-    experiment's name (config + timestamp) and are left as they are."""
-    vis = cfg.get('visualizer')
-    if isinstance(vis, dict) and vis.get('name'):
-        vis['name'] = f"{vis['name']}-{uuid.uuid4().hex[:8]}"
     return cfg
 
 
@@ -122,7 +126,7 @@ def train(cfg: Config) -> Runner:
     data the paper trains on, every variant served once an epoch. A variant
     filter without a ``checkpoint`` scores with the model at the selection
     (run 1 saves it as ``select/epoch_<k>.pth``), not the fresh one.
-    Each run logs in its own work dir (:func:`own_visualizer`).
+    Each run logs in its own work dir (:func:`build_runner`).
     ``cfg.resume`` (``--resume auto``) applies to whichever run is due,
     each in its own work dir, so an interrupted restart-mode job picks up
     where it stopped. Every rank runs this same function; the selection
@@ -133,7 +137,7 @@ def train(cfg: Config) -> Runner:
     layout = RunLayout(cfg.work_dir)
     path = layout.select_run.selection
     if not osp.exists(path):
-        first = own_visualizer(copy.deepcopy(cfg))
+        first = copy.deepcopy(cfg)
         first.work_dir = layout.select_run.work_dir
         parent = tada_wrapper_parent(first)
         if parent is not None:
@@ -146,7 +150,7 @@ def train(cfg: Config) -> Runner:
                 f'the selection run ended without writing {path}: check that '
                 'select_epoch <= max_epochs and that the run was not stopped '
                 'early.')
-    second = own_visualizer(copy.deepcopy(cfg))
+    second = copy.deepcopy(cfg)
     selection = Selection.load(path)
     hook = find_lag_hook(second)
     parent = tada_wrapper_parent(second)
