@@ -7,10 +7,9 @@
 #
 # TADA as the paper runs it: select at epoch 2 (17% of the schedule) on the
 # real data, then train from scratch with k=3 box-preserving variants of
-# each selected image (weights: TADA_WEIGHTS, a folder from
-# tools/train_diffusion.py), filtered by box agreement (its judge:
-# TADA_JUDGE, a checkpoint of this config's baseline; by default the model
-# at the selection).
+# each selected image (weights: TADA_WEIGHTS, as in the base config),
+# filtered by box agreement (its judge: TADA_JUDGE, a checkpoint of this
+# config's baseline; by default the model at the selection).
 _base_ = './tada_faster-rcnn_r50_fpn_bccd.py'
 
 img_scale = (320, 240)
@@ -56,17 +55,11 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=1),
                      logger=dict(interval=25))
 
-weights = '{{$TADA_WEIGHTS:work_dirs/diffusion_bccd/pipeline}}'
 judge = '{{$TADA_JUDGE:selection}}'
 custom_hooks = [
     dict(
         _base_.custom_hooks[-1],
         mode='restart',
-        generator=dict(
-            type='mmtada.BoxPreservingSDEdit',
-            mode='background',
-            generator=dict(type='mmtada.PixelSDEdit', weights=weights,
-                           num_inference_steps=20)),
         variant_filter=dict(
             type='LabelAgreement', min_ratio=0.5,
             checkpoint=None if judge == 'selection' else judge))

@@ -54,10 +54,12 @@ val_evaluator = dict(ann_file=data_root + 'annotations_coco_val.json')
 test_evaluator = dict(ann_file=data_root + 'annotations_coco_test.json')
 auto_scale_lr = dict(enable=True, base_batch_size=16)
 
+# TADA_WEIGHTS: the folder tools/train_diffusion.py wrote (default below).
+weights = '{{$TADA_WEIGHTS:work_dirs/diffusion_bccd/pipeline}}'
 tada_generator = dict(
     _base_.tada_generator,
     generator=dict(type='mmtada.PixelSDEdit',
-                   weights='work_dirs/diffusion_bccd/pipeline',
+                   weights=weights,
                    num_inference_steps=20))
 # About 13 cells an image: nearly every image holds a lagging one, so an
 # image needs half of its cells selected, and at most 35% of the images
