@@ -4,10 +4,12 @@ import hashlib
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+from mmengine import dist
 from mmengine.dataset import force_full_init
 from mmengine.logging import print_log
 
 from mmtada.registry import DATASETS
+from mmtada.utils.fileio import atomic_write_json
 from .sample_reader import SampleReader, leaves_of
 
 MODES = ('add', 'replace')
@@ -229,6 +231,32 @@ class TADADataset:
             h.update(repr((pair, sorted(listed.get(pair, ())))).encode())
         return h.hexdigest()
 
+    def check_selection(self, selection, source: str) -> None:
+        """Refuse a :class:`~mmtada.selection.Selection` (from ``source``)
+        made on another dataset."""
+        self.full_init()
+        selection.check_dataset(self.reader.fingerprint(), len(self.reader),
+                                source)
+
+    def check_same_state(self, record: Optional[str] = None) -> str:
+        """Collective: refuse unless every rank serves the same data (the
+        :meth:`state_digest`, e.g. after :meth:`set_variants`); rank 0
+        writes the digest and the rank count to ``record``
+        (``dataset_state.json``). Returns the digest."""
+        digests = dist.all_gather_object(self.state_digest())
+        if len(set(digests)) > 1:
+            raise RuntimeError(
+                'TADA: the ranks serve different data after generation '
+                f'(state digests {sorted(set(d[:12] for d in digests))}): '
+                'cache_dir must be one folder that every rank sees (on '
+                'several machines, a shared file system).')
+        print_log(f'TADA dataset state {digests[0][:16]} on {len(digests)} '
+                  'rank(s)', logger='current')
+        if record is not None and dist.is_main_process():
+            atomic_write_json(record, dict(digest=digests[0],
+                                           ranks=len(digests)))
+        return digests[0]
+
     def _resolve(self, idx: int) -> Tuple[int, Optional[int]]:
         """(source index, variant index or None) served at ``idx``,
         the replace-mode draw aside."""
@@ -334,6 +362,26 @@ class TADADataset:
     def get_cat_ids(self, idx: int) -> List[int]:
         leaf, local = self.reader.locate(self._resolve(idx)[0])
         return leaf.get_cat_ids(local)
+
+    # -- refused, as mmengine's ConcatDataset/RepeatDataset refuse it ------
+    def get_subset_(self, indices: Union[List[int], int]) -> None:
+        """Not supported: see :meth:`get_subset`."""
+        raise NotImplementedError(self._no_subset())
+
+    def get_subset(self, indices: Union[List[int], int]):
+        """Not supported: the selection, the statistics and the variant
+        cache are indexed by the base samples of the whole wrapped set,
+        and the slots are sized to it, so a subset of the wrapper would
+        be ambiguous. Subset the wrapped dataset first, then wrap it."""
+        raise NotImplementedError(self._no_subset())
+
+    def _no_subset(self) -> str:
+        return (f'`{type(self).__name__}` does not support `get_subset` and '
+                '`get_subset_`: its selection, statistics and variant cache '
+                'are indexed by the samples of the whole wrapped set, and its '
+                'slots are sized to it. Take the subset of the wrapped '
+                'dataset first (its `indices=` argument, or its own '
+                '`get_subset`), then wrap that in `TADADataset`.')
 
     def __repr__(self) -> str:
         size = f'{self._ori_len}+{self.num_slots}' \

@@ -13,6 +13,23 @@ def class_count_error(model_classes: int, data_classes: int) -> str:
             'data preprocessor to the number of classes of the dataset.')
 
 
+def find_head(model, head_path: str, required: bool = True):
+    """The submodule of ``model`` at ``head_path`` (``'head'``,
+    ``'head.fc'``, ...); None when it has none and it is not
+    ``required``."""
+    module = model
+    for name in head_path.split('.'):
+        if not hasattr(module, name):
+            if not required:
+                return None
+            raise AttributeError(
+                f"LearningLagHook: the model has no '{head_path}'; set "
+                'head_path to the module that outputs class scores, or '
+                "record='probe'.")
+        module = getattr(module, name)
+    return module
+
+
 class HeadRecorder:
     """Keeps the classification head's training output and adds the real
     samples of each batch to :class:`LagStats`: no extra forward pass.

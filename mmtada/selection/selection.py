@@ -3,7 +3,10 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Dict, List, Optional
 
+import numpy as np
 import torch
+from mmengine import dist
+from mmengine.logging import print_log
 
 from mmtada.utils.fileio import atomic_write_json
 
@@ -90,6 +93,25 @@ class Selection:
                 "select_epoch, or select_epoch='auto'), or with another rule "
                 "(rule='loss_quantile' takes a fixed fraction).")
 
+    def log(self) -> None:
+        """Log the summary (with ``'auto'``'s error curve) and, if the
+        selection is not targeted, a warning naming the remedy."""
+        if self.auto:
+            curve = ' '.join(f'{e:.3f}' for e in self.auto['curve'])
+            print_log(f'TADA select_epoch=auto: training error by epoch '
+                      f'{curve}; selecting after epoch {self.epoch} '
+                      f"({self.auto['reason']})", logger='current')
+        print_log(self.summary(), logger='current')
+        warning = self.targeting_warning()
+        if warning:
+            print_log(warning, logger='current', level=30)
+
+    def mask(self) -> np.ndarray:
+        """Selected, per base sample (boolean, ``num_samples`` long)."""
+        chosen = np.zeros(self.num_samples, bool)
+        chosen[self.indices] = True
+        return chosen
+
     def check_dataset(self, fingerprint: str, num_samples: int,
                       source: str) -> None:
         """Refuse a selection made on another dataset."""
@@ -111,6 +133,14 @@ class Selection:
         d.pop('fraction', None)
         d['scores'] = [float('nan') if s is None else s for s in d['scores']]
         return cls(**d)
+
+    @classmethod
+    def broadcast(cls, selection: Optional['Selection']) -> 'Selection':
+        """Collective: rank 0's ``selection`` on every rank (the other
+        ranks pass None)."""
+        payload = [selection.to_dict() if dist.is_main_process() else None]
+        dist.broadcast_object_list(payload, src=0)
+        return cls.from_dict(payload[0])
 
     def dump(self, path: str) -> None:
         """Write JSON whole (temp file in the same folder, rename)."""

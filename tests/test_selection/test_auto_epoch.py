@@ -1,7 +1,8 @@
 """The automatic separating epoch on crafted training-error curves."""
 import pytest
 
-from mmtada.selection.auto_epoch import decide, drops, epoch_range
+from mmtada.selection.auto_epoch import (SelectEpoch, decide, drops,
+                                         epoch_range)
 
 
 def first_decision(curve, lo=2, hi=6, start=0.9, ready=None):
@@ -47,3 +48,34 @@ def test_a_detector_that_finds_nothing_yet_is_not_ready():
     curve = [1.0, 1.0, 0.95, 0.6, 0.55, 0.54]  # 1 - learned fraction
     ready = lambda t: 1 - curve[t - 1] >= 0.1  # noqa: E731
     assert first_decision(curve, start=1.0, ready=ready) == (5, 'knee')
+
+
+def test_select_epoch_resolves_fixed_fractional_default_and_auto():
+    assert SelectEpoch(4).resolve(20) == 4
+    assert SelectEpoch(0.25).resolve(10) == 3  # ceil(2.5)
+    assert SelectEpoch().resolve(200) == 10  # 5% of the schedule
+    assert SelectEpoch().resolve(3) == 1  # at least 1
+    auto = SelectEpoch('auto')
+    assert auto.resolve(200) == 20 and auto.range == (6, 20)
+    with pytest.raises(ValueError, match=r'select_epoch=30 is outside'):
+        SelectEpoch(30).resolve(20)
+
+
+def test_select_epoch_is_due_and_recorded_as_it_decided():
+    fixed = SelectEpoch(3)
+    fixed.resolve(20)
+    assert [fixed.due(t, [0.5] * t, 0.9) for t in (1, 2, 3)] == [
+        None, None, 'epoch']
+    assert fixed.deciding(3) and not fixed.deciding(2)
+    assert fixed.record('epoch', [0.5], 0.9) == {}
+    assert fixed.signature() == dict(select_epoch=3, auto=None)
+    auto = SelectEpoch('auto', (0.1, 0.3))
+    auto.resolve(20)  # epochs 2..6
+    curve = [0.7, 0.5, 0.42]
+    assert not auto.deciding(1) and auto.deciding(2) and auto.deciding(9)
+    assert auto.due(2, curve[:2], 0.9) is None
+    assert auto.due(3, curve, 0.9) == 'knee'
+    assert auto.record('knee', curve, 0.9) == dict(
+        reason='knee', range=[2, 6], knee=0.5, curve=curve, start=0.9)
+    assert auto.signature() == dict(select_epoch='auto', auto=dict(
+        range=[0.1, 0.3], knee=0.5))

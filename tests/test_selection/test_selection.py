@@ -29,3 +29,22 @@ def test_load_errors_name_the_fix(tmp_path):
     bad.write_text('{"rule": 1}')
     with pytest.raises(ValueError, match='not a TADA selection'):
         Selection.load(str(bad))
+
+
+def test_mask_broadcast_and_log(monkeypatch):
+    logged = []
+    monkeypatch.setattr('mmtada.selection.selection.print_log',
+                        lambda msg, **kw: logged.append(msg))
+    sel = make()
+    assert sel.mask().tolist() == [False, True, False, True]
+    shared = Selection.broadcast(sel)  # one process: rank 0's, as a copy
+    assert shared is not sel and shared.indices == [1, 3]
+    assert shared.scores[1] != shared.scores[1]
+    sel.auto = dict(reason='knee', curve=[0.7, 0.5], range=[1, 3])
+    sel.indices = [0, 1, 2, 3]
+    sel.log()
+    out = '\n'.join(logged)
+    assert 'training error by epoch 0.700 0.500; selecting after epoch 2 ' \
+        '(knee)' in out
+    assert 'TADA selection (kmeans, epoch 2 (auto: knee)): 4/4' in out
+    assert 'is not targeted: it selected 100% of the samples' in out

@@ -28,7 +28,7 @@ def test_crafted_predictions_score_instances_by_identity(det_cfg):
     runner = Runner.from_cfg(det_cfg())
     hook = lag_hook(runner)
     hook.before_train(runner)
-    index = hook.index
+    index = hook.tracker.index
     ds = hook.dataset.dataset
     n_inst = sum(len(ds.get_data_info(i)['instances']) for i in range(48))
     assert index.num_instances == n_inst
@@ -41,12 +41,12 @@ def test_crafted_predictions_score_instances_by_identity(det_cfg):
             bboxes=boxes + 0.5, scores=torch.full((len(boxes), ), 0.8),
             labels=labels if right else (labels + 1) % 10)
         outputs.append(sample)
-    hook._consume(outputs)
-    hook.stats.end_epoch(1)
-    correct = hook.stats.correct[-1]
+    hook.tracker.consume(outputs)
+    hook.state.stats.end_epoch(1)
+    correct = hook.state.stats.correct[-1]
     first, second = index.numbers(0), index.numbers(1)
     assert correct[first].eq(1).all() and correct[second].eq(0).all()
-    assert hook.stats.confidence[-1][first].sub(0.8).abs().max() < 1e-5
+    assert hook.state.stats.confidence[-1][first].sub(0.8).abs().max() < 1e-5
     others = torch.ones(index.num_instances, dtype=torch.bool)
     others[torch.cat([first, second])] = False
     assert torch.isnan(correct[others]).all()  # not probed
@@ -64,7 +64,7 @@ def test_faster_rcnn_selects_and_trains_on_box_valid_variants(
     with open(osp.join(work, 'tada', 'selection.json')) as f:
         sel = json.load(f)
     inst = sel['instances']
-    assert len(inst['image']) == hook.index.num_instances
+    assert len(inst['image']) == hook.tracker.index.num_instances
     assert all(0 <= v <= 1 for v in inst['learned'])
     chosen = {i for i, s in zip(inst['image'], inst['selected']) if s}
     chosen = {i for i in chosen if inst['image'].count(i) >= 2}
@@ -92,16 +92,16 @@ def test_retinanet_resumes_after_selection_without_regenerating(det_cfg):
     runner = Runner.from_cfg(det_cfg(detector='retinanet', max_epochs=2))
     runner.train()
     first = lag_hook(runner)
-    assert first.generation['generated'] > 0
+    assert first.state.generation['generated'] > 0
     cfg = det_cfg(detector='retinanet', max_epochs=3)
     cfg.resume = True
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = lag_hook(runner)
-    assert hook.selection.indices == first.selection.indices
-    assert hook.selection.instances == first.selection.instances
-    assert hook.generation['generated'] == 0
-    assert hook.generation['reused'] == first.generation['total']
+    assert hook.state.selection.indices == first.state.selection.indices
+    assert hook.state.selection.instances == first.state.selection.instances
+    assert hook.state.generation['generated'] == 0
+    assert hook.state.generation['reused'] == first.state.generation['total']
     assert hook.dataset.variants == first.dataset.variants
 
 

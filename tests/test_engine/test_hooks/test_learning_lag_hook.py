@@ -10,10 +10,11 @@ from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from mmtada.datasets import Digits, TADADataset
+from mmtada.engine import TADAState
 from mmtada.engine.hooks import LearningLagHook
 from mmtada.generators import BaseGenerator
 from mmtada.registry import DATASETS, HOOKS
-from mmtada.selection import Selection
+from mmtada.selection import LagStats, Selection
 
 
 PACK_CFG = [dict(type='mmpretrain.PackInputs')]
@@ -27,17 +28,17 @@ def test_before_train_sets_up_and_validates(cls_cfg):
     runner = Runner.from_cfg(cls_cfg(max_epochs=20, select_epoch=None))
     hook = lag_hook(runner)
     hook.before_train(runner)
-    assert hook.select_epoch == 1  # 5% of 20
-    assert hook.stats.num_samples == 96 and hook.stats.num_classes == 10
-    assert hook._recorder is not None  # recording on the training forward
-    hook._stop_recording()
+    assert hook.when.epoch == 1  # 5% of 20
+    assert hook.state.stats.num_samples == 96 and hook.state.stats.num_classes == 10
+    assert hook.tracker._recorder is not None  # recording on the training forward
+    hook.tracker.stop()
     runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=4))
     with pytest.raises(ValueError,
                        match=r'select_epoch=4 .* \[1, max_epochs\]'):
         lag_hook(runner).before_train(runner)
     runner = Runner.from_cfg(cls_cfg(max_epochs=10, select_epoch=0.25))
     lag_hook(runner).before_train(runner)
-    assert lag_hook(runner).select_epoch == 3
+    assert lag_hook(runner).when.epoch == 3
 
 
 def test_unwrapped_dataset_is_a_clear_error(cls_cfg):
@@ -60,7 +61,7 @@ def test_after_train_iter_records_the_training_forward(cls_cfg):
         model(**data, mode='loss')
         logits = model.head(model.extract_feat(data['inputs']))
     hook.after_train_iter(runner, 0, batch)
-    hook.stats.end_epoch(1)
+    hook.state.stats.end_epoch(1)
     meta = [s.metainfo for s in batch['data_samples']]
     labels = torch.cat([s.gt_label for s in batch['data_samples']])
     expected = F.cross_entropy(logits, labels, reduction='none')
@@ -71,11 +72,11 @@ def test_after_train_iter_records_the_training_forward(cls_cfg):
         seen = [k for k, mm in enumerate(meta)
                 if mm['source_idx'] == i and not mm['is_synthetic']]
         if len(seen) == 1:
-            assert hook.stats.loss[0, i] == pytest.approx(e.item(), rel=1e-4)
-            assert hook.stats.correct[0, i] == float(lg.argmax() == y)
-    assert torch.isnan(hook.stats.loss[0]).sum() == 96 - len(
+            assert hook.state.stats.loss[0, i] == pytest.approx(e.item(), rel=1e-4)
+            assert hook.state.stats.correct[0, i] == float(lg.argmax() == y)
+    assert torch.isnan(hook.state.stats.loss[0]).sum() == 96 - len(
         {m['source_idx'] for m in meta})
-    assert hook._recorder._captured is None  # consumed
+    assert hook.tracker._recorder._captured is None  # consumed
 
 
 def test_wrong_class_count_is_a_clear_error(cls_cfg):
@@ -90,7 +91,7 @@ def test_selection_generation_and_serving(cls_cfg):
     runner = Runner.from_cfg(cls_cfg(max_epochs=3, select_epoch=2))
     runner.train()
     hook = lag_hook(runner)
-    assert hook.stats.epochs == [1, 2]  # nothing recorded after selection
+    assert hook.state.stats.epochs == [1, 2]  # nothing recorded after selection
     path = osp.join(runner.work_dir, 'tada', 'selection.json')
     sel = json.load(open(path))
     assert sel['rule'] == 'loss_quantile' and sel['epoch'] == 2
@@ -103,12 +104,12 @@ def test_selection_generation_and_serving(cls_cfg):
     assert isinstance(ds, TADADataset)
     assert sorted(ds.variants) == [(i, v) for i in sel['indices']
                                    for v in range(2)]
-    assert hook.generation['generated'] == 2 * len(sel['indices'])
+    assert hook.state.generation['generated'] == 2 * len(sel['indices'])
     assert len(ds) == 96 + 48  # fixed capacity
     # ranked by the loss the hook recorded at the selection epoch
     scores = torch.tensor([float('nan') if s is None else s
                            for s in sel['scores']], dtype=torch.float64)
-    assert torch.allclose(scores, hook.stats.loss[-1].double(), atol=1e-6,
+    assert torch.allclose(scores, hook.state.stats.loss[-1].double(), atol=1e-6,
                           equal_nan=True)
 
 
@@ -147,9 +148,9 @@ def test_checkpoint_stages(cls_cfg):
     checkpoint = {}
     hook.before_save_checkpoint(runner, checkpoint)
     state = checkpoint['tada']
-    assert state['selection']['indices'] == hook.selection.indices
+    assert state['selection']['indices'] == hook.state.selection.indices
     assert state['signature'] == hook.signature()
-    assert torch.equal(state['stats']['loss'], hook.stats.loss)
+    assert torch.equal(state['stats']['loss'], hook.state.stats.loss)
     other = HOOKS.build(dict(type='mmtada.LearningLagHook', select_epoch=1,
                              rule='loss_quantile', num_variants=2))
     runner._resume = False  # load_from (fine-tuning) brings no TADA state
@@ -168,18 +169,18 @@ def test_resume_after_selection_restores_the_dataset(cls_cfg, tmp_path):
     cost_path = osp.join(runner.work_dir, 'tada', 'generation.json')
     cost = json.load(open(cost_path))
     assert cost['generated'] == cost['total'] == len(variants)
-    assert cost['selected'] == len(first.selection.indices)
+    assert cost['selected'] == len(first.state.selection.indices)
     cfg = cls_cfg(max_epochs=3, select_epoch=1)
     cfg.resume = True
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert json.load(open(cost_path)) == cost  # nothing more was made
     hook = lag_hook(runner)
-    assert hook.selection.indices == first.selection.indices
+    assert hook.state.selection.indices == first.state.selection.indices
     assert runner.train_dataloader.dataset.variants == variants
-    assert hook.generation['generated'] == 0
-    assert hook.generation['reused'] == len(variants)
-    assert torch.equal(hook.stats.loss, first.stats.loss)
+    assert hook.state.generation['generated'] == 0
+    assert hook.state.generation['reused'] == len(variants)
+    assert torch.equal(hook.state.stats.loss, first.state.stats.loss)
     ckpt = torch.load(osp.join(runner.work_dir, 'epoch_3.pth'),
                       weights_only=False)
     # the TADA state alone is weights_only-safe
@@ -194,7 +195,8 @@ def test_resume_with_other_settings_is_refused(cls_cfg):
     hook = lag_hook(runner)
     saved = HOOKS.build(dict(type='mmtada.LearningLagHook', select_epoch=1,
                              rule='loss_quantile', num_variants=2))
-    saved.select_epoch = 1
+    saved.when.resolve(3)
+    saved.state = TADAState(saved.signature(), LagStats(96, 10))
     checkpoint = {}
     saved.before_save_checkpoint(runner, checkpoint)
     runner._resume = True
@@ -210,17 +212,17 @@ def test_shared_cache_dir_is_reused_by_a_later_run(cls_cfg, tmp_path):
                                     cache_dir=cache,
                                     work_dir=tmp_path / 'a'))
     first.train()
-    made = lag_hook(first).generation['generated']
+    made = lag_hook(first).state.generation['generated']
     assert made > 0
     second = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1,
                                      cache_dir=cache,
                                      work_dir=tmp_path / 'b'))
     second.train()
     # same seed, same data, same selection: every variant is found
-    assert lag_hook(second).selection.indices == \
-        lag_hook(first).selection.indices
-    assert lag_hook(second).generation == dict(
-        lag_hook(second).generation, generated=0, reused=made)
+    assert lag_hook(second).state.selection.indices == \
+        lag_hook(first).state.selection.indices
+    assert lag_hook(second).state.generation == dict(
+        lag_hook(second).state.generation, generated=0, reused=made)
 
 
 def test_probe_records_when_batch_augments_hide_labels(cls_cfg):
@@ -233,9 +235,9 @@ def test_probe_records_when_batch_augments_hide_labels(cls_cfg):
     runner = Runner.from_cfg(cfg)
     runner.train()
     hook = lag_hook(runner)
-    assert hook._recorder is None and hook._probe is not None
-    assert not torch.isnan(hook.stats.loss[-1]).any()  # every sample probed
-    assert hook.selection is not None and hook.selection.indices
+    assert hook.tracker._recorder is None and hook.tracker._probe is not None
+    assert not torch.isnan(hook.state.stats.loss[-1]).any()  # every sample probed
+    assert hook.state.selection is not None and hook.state.selection.indices
 
 
 def test_generator_is_checked_early_and_not_kept(cls_cfg):
@@ -244,7 +246,7 @@ def test_generator_is_checked_early_and_not_kept(cls_cfg):
     runner = Runner.from_cfg(cls_cfg(max_epochs=1, select_epoch=1))
     runner.train()
     hook = lag_hook(runner)
-    assert hook.generation['generated'] > 0
+    assert hook.state.generation['generated'] > 0
     assert not any(isinstance(v, BaseGenerator) for v in vars(hook).values())
 
 
@@ -259,7 +261,7 @@ def test_visualizer_gets_the_histogram_and_the_hard_examples(cls_cfg):
     hist = cv2.imread(osp.join(folder, 'tada_score_histogram_1.png'))
     grid = cv2.imread(osp.join(folder, 'tada_hard_examples_1.png'))
     assert hist is not None and hist.shape[:2] == (300, 500)
-    rows = min(8, len(lag_hook(runner).selection.indices))
+    rows = min(8, len(lag_hook(runner).state.selection.indices))
     assert grid is not None
     assert grid.shape[:2] == (14 + rows * 66 + 2, 3 * 66 + 2)  # k = 2
 
@@ -271,9 +273,9 @@ def test_selection_of_nothing_or_everything(cls_cfg, rule, expected):
                                      rule=rule))
     runner.train()  # completes either way
     hook, ds = lag_hook(runner), runner.train_dataloader.dataset
-    assert len(hook.selection.indices) == expected
+    assert len(hook.state.selection.indices) == expected
     assert len(ds.variants) == 2 * expected
-    assert hook.generation['total'] == 2 * expected
+    assert hook.state.generation['total'] == 2 * expected
     assert len(ds) == 96 + 48  # the slots serve the real data if nothing
 
 
@@ -318,7 +320,7 @@ def test_checkpoint_state_loads_with_weights_only(cls_cfg, tmp_path,
                             weights_only=False)
     torch.save(checkpoint['tada'], tmp_path / 'tada.pth')
     state = torch.load(tmp_path / 'tada.pth', weights_only=True)
-    assert state['selection']['indices'] == lag_hook(runner).selection.indices
+    assert state['selection']['indices'] == lag_hook(runner).state.selection.indices
 
 
 def test_same_seed_same_selection_and_same_variants(cls_cfg, tmp_path,
@@ -358,22 +360,22 @@ def test_a_diverged_training_is_not_selected_from(cls_cfg):
     runner = Runner.from_cfg(cls_cfg(max_epochs=2, select_epoch=1))
     hook = lag_hook(runner)
     hook.before_train(runner)
-    hook._stop_recording()
-    hook.stats.update(torch.arange(4), torch.randn(4, 10).log_softmax(1),
+    hook.tracker.stop()
+    hook.state.stats.update(torch.arange(4), torch.randn(4, 10).log_softmax(1),
                       torch.zeros(4, dtype=torch.long))
     with torch.no_grad():
         next(runner.model.parameters()).fill_(float('nan'))
-    hook.stats.end_epoch(1)
+    hook.state.stats.end_epoch(1)
     with pytest.raises(RuntimeError, match=r'diverged before select_epoch=1'
                        r' \(model weights not finite\).*clip gradients'):
         hook._select(runner, 1)
     assert not osp.exists(osp.join(runner.work_dir, 'tada',
                                    'selection.json'))
     # and a non-finite output recorded on the training forward says so
-    hook.stats.update(torch.arange(2), torch.full((2, 10), float('nan')),
+    hook.state.stats.update(torch.arange(2), torch.full((2, 10), float('nan')),
                       torch.zeros(2, dtype=torch.long))
-    hook.stats.end_epoch(1)
-    assert hook.stats.nonfinite[-1] == 2
+    hook.state.stats.end_epoch(1)
+    assert hook.state.stats.nonfinite[-1] == 2
 
 
 def test_auto_epoch_selects_where_the_error_slows_and_resume_keeps_it(
@@ -387,13 +389,13 @@ def test_auto_epoch_selects_where_the_error_slows_and_resume_keeps_it(
     runner = Runner.from_cfg(cls_cfg(max_epochs=6, **hook_args))
     runner.train()
     hook = lag_hook(runner)
-    sel = hook.selection
+    sel = hook.state.selection
     curve = sel.auto['curve']
     assert sel.auto['range'] == [1, 3] and len(curve) == sel.epoch
     # the first epoch at which the documented rule says 'select'
     first = next(t for t in range(1, 4) if decide(
         curve[:t], 0.9, 1, 3, 0.5))
-    assert sel.epoch == first and hook.stats.epochs == list(range(1, first
+    assert sel.epoch == first and hook.state.stats.epochs == list(range(1, first
                                                                   + 1))
     assert sel.auto['reason'] == decide(curve, 0.9, 1, 3, 0.5)
     assert sel.excluded['guard'] == 'aum'
@@ -406,7 +408,7 @@ def test_auto_epoch_selects_where_the_error_slows_and_resume_keeps_it(
     cfg.resume = True
     again = Runner.from_cfg(cfg)
     again.train()
-    resumed = lag_hook(again).selection
+    resumed = lag_hook(again).state.selection
     assert (resumed.epoch, resumed.auto, resumed.excluded, resumed.indices) \
         == (sel.epoch, sel.auto, sel.excluded, sel.indices)
 
@@ -431,7 +433,8 @@ class FlippedDigits(Digits):
         return infos
 
 
-def test_the_guard_keeps_planted_label_flips_below_their_base_rate(cls_cfg):
+def test_the_guard_keeps_planted_label_flips_below_their_base_rate(
+        cls_cfg, one_thread):
     shares = {}
     for exclude in (None, 'aum'):
         cfg = cls_cfg(num_samples=400, num_slots=0, max_epochs=3,
@@ -439,10 +442,9 @@ def test_the_guard_keeps_planted_label_flips_below_their_base_rate(cls_cfg):
                       aum_quantile=0.7, stop_after_selection=True)
         cfg.train_dataloader.dataset.dataset = dict(
             type='mmtada.FlippedDigits', split='train', pipeline=PACK_CFG)
-        torch.set_num_threads(1)
         runner = Runner.from_cfg(cfg)
         runner.train()
         flipped = runner.train_dataloader.dataset.dataset.flipped
-        chosen = set(lag_hook(runner).selection.indices)
+        chosen = set(lag_hook(runner).state.selection.indices)
         shares[exclude] = len(chosen & flipped) / len(chosen)
     assert shares[None] > 0.1 >= shares['aum']  # 40 of the 400 flipped
