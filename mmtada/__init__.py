@@ -1,9 +1,14 @@
 """mmtada: targeted diffusion augmentation (TADA) for OpenMMLab.
 
-Importing it first silences the pinned stack's known import-time warning
-(mmengine 0.10.7 imports ``pkg_resources``, which setuptools 80 flags as
-deprecated; harmless, see README "Install") and applies the fixes of
-:mod:`mmtada.compat`. Every mmtada command imports it first.
+Importing it registers mmtada's modules (through ``mmtada.registry``'s
+locations) and applies, each only where its guard finds the installed
+stack needs it, the import-time fixes of :mod:`mmtada.utils.setup_env`
+(the ones mmpretrain's and mmdet's own ``tools/train.py`` need when they
+import mmtada through ``custom_imports``). It also silences the pinned
+stack's known import-time warning (mmengine 0.10.7 imports
+``pkg_resources``, which setuptools 80 flags as deprecated; harmless, see
+README "Install"). mmtada's tools apply every fix explicitly with
+:func:`mmtada.utils.setup_env.setup_env`.
 """
 import warnings
 
@@ -11,9 +16,9 @@ warnings.filterwarnings(
     'ignore', message='pkg_resources is deprecated as an API',
     category=UserWarning)
 
-from .compat import apply_all as _apply_compat_fixes  # noqa: E402
+from .utils import setup_env as _setup_env  # noqa: E402
 
-_apply_compat_fixes()
+_setup_env.apply_import_fixes()
 
 from .version import __version__  # noqa: E402
 

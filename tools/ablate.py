@@ -41,7 +41,7 @@ import subprocess
 import sys
 import time
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
 from mmtada.apis.ablation import (ARMS, NEEDS_TADA, arm_config, summarize,
@@ -123,6 +123,7 @@ def stop(signum, frame):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     signal.signal(signal.SIGTERM, stop)
     args = parse_args()
     cfg = Config.fromfile(args.config)

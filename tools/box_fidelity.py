@@ -17,7 +17,7 @@ same and the novelty of the scene outside the boxes.)
 """
 import argparse
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
 from mmtada.apis import build_tada_parts, open_run_cache, served_pairs
@@ -41,6 +41,7 @@ def parse_args():
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

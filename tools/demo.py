@@ -30,7 +30,7 @@ import subprocess
 import sys
 import time
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config
 
 from mmtada.apis import find_lag_hook, train, without_tada
@@ -244,6 +244,7 @@ def detection(args):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     detection(args) if args.detection else classification(args)
 

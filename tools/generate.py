@@ -15,7 +15,7 @@ already cached is skipped, so a rerun picks up where a stopped run ended.
 import argparse
 import os.path as osp
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 from mmengine.dist import init_dist, is_main_process
 from mmengine.logging import MMLogger
@@ -40,6 +40,7 @@ def parse_args():
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

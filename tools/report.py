@@ -10,12 +10,13 @@ the run's files. Every image is embedded: the page is one file
 """
 import argparse
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 
 from mmtada.visualization.html_report import write_report
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('work_dir')
     p.add_argument('--out')

@@ -18,7 +18,7 @@ import argparse
 import json
 import os.path as osp
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 import numpy as np
 import torch
 
@@ -60,6 +60,7 @@ def auroc(score: np.ndarray, positive: np.ndarray) -> float:
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('runs', nargs='+')
     p.add_argument('--flipped')

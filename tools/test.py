@@ -7,7 +7,7 @@ import argparse
 import os
 import os.path as osp
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 from mmengine.evaluator import DumpResults
 
@@ -37,6 +37,7 @@ def parse_args():
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options is not None:

@@ -8,7 +8,7 @@ import argparse
 import os
 import os.path as osp
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
 from mmtada.apis import find_lag_hook, train, without_tada
@@ -104,6 +104,7 @@ def merge_args(cfg, args):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     cfg = merge_args(Config.fromfile(args.config), args)
     train(cfg)

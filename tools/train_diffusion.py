@@ -33,7 +33,7 @@ import os.path as osp
 import shutil
 import time
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
@@ -109,6 +109,7 @@ def save_pipeline(ema, scheduler, folder):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     from diffusers import DDPMScheduler
     from tqdm import tqdm

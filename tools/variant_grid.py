@@ -16,7 +16,7 @@ one variant per strength; the variants are those the cache would hold
 """
 import argparse
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
 from mmtada.apis import (build_sample_reader, build_tada_parts,
@@ -81,6 +81,7 @@ def sweep_rows(cfg, args):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

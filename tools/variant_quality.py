@@ -26,7 +26,7 @@ scene outside the boxes. Prints a table; writes JSON beside the run
 import argparse
 import os.path as osp
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 import numpy as np
 from mmengine.config import Config, DictAction
 
@@ -145,6 +145,7 @@ def sweep_plot(summaries: dict) -> np.ndarray:
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     cfg = Config.fromfile(args.config)
     if args.cfg_options:

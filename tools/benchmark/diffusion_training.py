@@ -18,7 +18,7 @@ import copy
 import statistics
 import time
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 import torch
 
 from mmtada.generators.diffusion_training import (build_unet, diffusion_loss,
@@ -91,6 +91,7 @@ def numerics(setting, reference, batch, alphas):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     args = parse_args()
     from diffusers import DDPMScheduler
     torch.manual_seed(0)

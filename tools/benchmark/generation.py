@@ -17,7 +17,7 @@ import os.path as osp
 import tempfile
 import time
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 import numpy as np
 import torch
 
@@ -105,6 +105,7 @@ def plain_pixel_loop(gen, images, strength, steps):
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--arch', choices=['tiny', 'real'], default='tiny')
     p.add_argument('--latent-batch', type=int)

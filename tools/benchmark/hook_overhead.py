@@ -25,7 +25,7 @@ import statistics
 import tempfile
 import time
 
-import mmtada  # noqa: F401  (first: applies the compatibility fixes)
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
@@ -92,6 +92,7 @@ def arm_config(base: Config, arm: str, work_dir: str, samples: int) -> Config:
 
 
 def main():
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--config', default=osp.join(
         REPO, 'configs', 'tada_resnet18_cifar10.py'))
