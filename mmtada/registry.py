@@ -34,4 +34,4 @@ SELECTION_RULES = Registry(
     locations=['mmtada.selection'])
 VARIANT_FILTERS = Registry(
     'tada variant filter', scope='mmtada', build_func=build_in_own_scope,
-    locations=['mmtada.evaluation'])
+    locations=['mmtada.filters'])

@@ -15,8 +15,8 @@ import pytest
 from conftest import REPO, run_log
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_tada_parts, open_run_cache
-from mmtada.generators import variant_pairs
+from mmtada.apis import build_tada_parts
+from mmtada.generators import open_cache, variant_pairs
 from mmtada.selection import Selection
 
 pytestmark = pytest.mark.slow
@@ -83,8 +83,8 @@ def make_selection(tmp_path, weights, cache, steps=40, every=20):
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in (
         x.split('=', 1) for x in options(weights, cache, steps))})
-    parts = build_tada_parts(cfg, str(tmp_path / 'w'))
-    reader, hook, cache = parts.reader, parts.hook, open_run_cache(parts)
+    reader, hook, cache_root = build_tada_parts(cfg, str(tmp_path / 'w'))
+    cache = open_cache(hook.generator_cfg, reader, hook.seed, cache_root)
     labels = reader.gt_labels()
     indices = list(range(0, NUM, every))
     names = [str(c) for c in reader.classes]

@@ -20,12 +20,11 @@ import argparse
 from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import build_tada_parts, open_run_cache, served_pairs
-from mmtada.engine.train_set_probe import config_test_pipeline
-from mmtada.evaluation import VariantScorer, model_from_checkpoint
+from mmtada.apis import open_run
 from mmtada.evaluation.box_fidelity import measure_box_fidelity
-from mmtada.selection import Selection
-from mmtada.utils import RunLayout, atomic_write_json
+from mmtada.filters import VariantScorer, model_from_checkpoint
+from mmtada.utils import atomic_write_json
+from mmtada.utils.config_pipeline import config_test_pipeline
 
 
 def parse_args():
@@ -46,18 +45,13 @@ def main():
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    layout = RunLayout(args.work_dir)
-    selection = Selection.load(layout.selection)
-    parts = build_tada_parts(cfg, args.work_dir)
-    reader, cache = parts.reader, open_run_cache(parts)
-    selection.check_dataset(reader.fingerprint(), len(reader),
-                            layout.selection)
-    pairs = [p for p in served_pairs(args.work_dir, selection,
-                                     parts.hook.num_variants)
-             if cache.has(*p)]
+    run = open_run(cfg, args.work_dir)
+    reader, cache, layout = run.reader, run.cache, run.layout
+    pairs = [p for p in run.pairs if cache.has(*p)]
     if not pairs:
-        raise SystemExit(f'no variant of {layout.selection} in {cache.dir}: '
-                         'run the training (or tools/generate.py) first.')
+        raise SystemExit(f'no variant of {run.selection_path} in '
+                         f'{cache.dir}: run the training (or '
+                         'tools/generate.py) first.')
     scorer = None
     if args.checkpoint:
         scorer = VariantScorer(

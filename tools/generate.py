@@ -20,9 +20,8 @@ from mmengine.config import Config, DictAction
 from mmengine.dist import init_dist, is_main_process
 from mmengine.logging import MMLogger
 
-from mmtada.apis import build_tada_parts
+from mmtada.apis import open_run
 from mmtada.generators import make_variants
-from mmtada.selection import Selection
 from mmtada.utils.process_group import end_process_group
 
 
@@ -58,19 +57,17 @@ def main():
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     MMLogger.get_instance('mmtada', log_level='INFO')
     try:
-        reader, hook, cache_root = build_tada_parts(cfg, work_dir)
+        run = open_run(cfg, work_dir, args.selection, variants=False)
     except ValueError as e:
         raise SystemExit(str(e))
-    selection = Selection.load(args.selection)
-    selection.check_dataset(reader.fingerprint(), len(reader),
-                            args.selection)
-    made = make_variants(hook.generator_cfg, reader, selection.indices,
-                         hook.num_variants, hook.seed, cache_root,
+    hook, indices = run.hook, run.selection.indices
+    made = make_variants(hook.generator_cfg, run.reader, indices,
+                         hook.num_variants, hook.seed, run.cache_root,
                          shard=shard)
     if is_main_process():
         out = made.counts
         rate = out['generated'] / max(out['seconds'], 1e-9)
-        print(f"{out['total']} variants of {len(selection.indices)} samples: "
+        print(f"{out['total']} variants of {len(indices)} samples: "
               f"{out['generated']} made ({rate:.1f} img/s), "
               f"{out['reused']} already cached; cache {made.cache.dir}")
     end_process_group()

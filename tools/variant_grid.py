@@ -19,12 +19,9 @@ import argparse
 from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import (build_sample_reader, build_tada_parts,
-                         open_run_cache, served_pairs)
+from mmtada.apis import build_sample_reader, open_run
 from mmtada.generators import variant_seed
 from mmtada.registry import GENERATORS
-from mmtada.selection import Selection
-from mmtada.utils import RunLayout
 from mmtada.visualization import (pick_per_class, save_png, selection_grid,
                                   variant_grid)
 
@@ -51,14 +48,12 @@ def parse_args():
 def run_rows(cfg, args):
     """The run's selected samples with the highest scores and their
     variants."""
-    selection = Selection.load(RunLayout(args.work_dir).selection)
-    parts = build_tada_parts(cfg, args.work_dir)
-    if not selection.indices:
+    run = open_run(cfg, args.work_dir)
+    if not run.selection.indices:
         raise SystemExit(f'the run in {args.work_dir} selected nothing.')
-    pairs = served_pairs(args.work_dir, selection, parts.hook.num_variants)
-    grid = selection_grid(parts.reader, open_run_cache(parts), selection,
-                          pairs, args.rows, args.cell)
-    return grid, min(args.rows, len(selection.indices))
+    grid = selection_grid(run.reader, run.cache, run.selection, run.pairs,
+                          args.rows, args.cell)
+    return grid, min(args.rows, len(run.selection.indices))
 
 
 def sweep_rows(cfg, args):

@@ -30,9 +30,7 @@ from mmtada.utils.setup_env import setup_env  # first: before torchvision
 import numpy as np
 from mmengine.config import Config, DictAction
 
-from mmtada.apis import (build_sample_reader, build_tada_parts,
-                         open_run_cache, served_pairs)
-from mmtada.engine.train_set_probe import config_test_pipeline
+from mmtada.apis import build_sample_reader, open_run
 from mmtada.evaluation.box_fidelity import (background_spread,
                                             measure_box_fidelity,
                                             outside_novelty)
@@ -40,11 +38,10 @@ from mmtada.evaluation.variant_quality import (class_spread, per_class,
                                                quality_table,
                                                summarize_quality,
                                                variant_rows)
-from mmtada.evaluation.variant_scoring import (VariantScorer,
-                                               model_from_checkpoint)
+from mmtada.filters import VariantScorer, model_from_checkpoint
 from mmtada.generators import make_variants
-from mmtada.selection import Selection
-from mmtada.utils import RunLayout, atomic_write_json
+from mmtada.utils import atomic_write_json
+from mmtada.utils.config_pipeline import config_test_pipeline
 from mmtada.visualization import pick_per_class, save_png
 from mmtada.visualization.plot import plot_rgb
 
@@ -155,14 +152,9 @@ def main():
                            args.batch_size,
                            scope=cfg.get('default_scope', 'mmpretrain'))
     if args.work_dir:
-        layout = RunLayout(args.work_dir)
-        selection = Selection.load(layout.selection)
-        parts = build_tada_parts(cfg, args.work_dir)
-        reader, cache = parts.reader, open_run_cache(parts)
-        selection.check_dataset(reader.fingerprint(), len(reader),
-                                layout.selection)
-        pairs = served_pairs(args.work_dir, selection,
-                             parts.hook.num_variants)
+        run = open_run(cfg, args.work_dir)
+        reader, cache, layout = run.reader, run.cache, run.layout
+        pairs = run.pairs
         sources = sorted({s for s, _ in pairs})
         if len(sources) > args.max_sources:
             keep = set(np.array(sources)[np.linspace(

@@ -7,7 +7,7 @@ from typing import Dict, List, Optional
 
 from mmengine.config import Config
 
-from .base_dataset import tada_wrapper_parent
+from .config_helpers import tada_wrapper_parent
 from .train import find_lag_hook, without_tada
 
 ARMS = ('baseline', 'baseline_steps', 'useful', 'useful_k2', 'tada',

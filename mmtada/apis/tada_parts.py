@@ -1,16 +1,18 @@
-"""What a config's TADA run generates with and where it caches."""
+"""A config's TADA run as the tools open it: what it generates with,
+where it caches, what it selected and which variants it serves."""
 import copy
 import json
 import os.path as osp
-from typing import NamedTuple
+from typing import List, NamedTuple, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from mmtada.generators import VariantCache, open_cache, variant_pairs
 from mmtada.registry import HOOKS
+from mmtada.selection import Selection
 from mmtada.utils import RunLayout
-from .base_dataset import build_sample_reader
+from .config_helpers import build_sample_reader
 from .train import find_lag_hook
 
 
@@ -51,8 +53,36 @@ def served_pairs(work_dir: str, selection, num_variants: int) -> list:
     return sorted({(int(s), int(v)) for s, v in pairs if v is not None})
 
 
-def open_run_cache(parts: TadaParts) -> VariantCache:
-    """The run's variant cache, keyed as the run keys it (the generator is
-    built for its settings, then released)."""
-    return open_cache(parts.hook.generator_cfg, parts.reader,
-                      parts.hook.seed, parts.cache_root)
+class TadaRun(NamedTuple):
+    """What :func:`open_run` opens."""
+    reader: object  # SampleReader of the base training set
+    hook: object  # (Det)LearningLagHook, built, not attached
+    cache_root: str  # the run's variant cache root
+    layout: RunLayout  # the run's files
+    selection: Selection
+    selection_path: str  # where ``selection`` was read
+    cache: Optional[VariantCache]  # the run's variants (None: not opened)
+    pairs: Optional[List[Tuple[int, int]]]  # what it serves (None: idem)
+
+
+def open_run(cfg: Config, work_dir: str, selection: Optional[str] = None,
+             variants: bool = True) -> TadaRun:
+    """A training run of ``cfg`` in ``work_dir`` as the tools read it: its
+    parts (:func:`build_tada_parts`), its selection (``selection``, a
+    selection.json path; default: the run's own), checked against the
+    config's dataset, and with ``variants`` its variant cache, keyed as
+    the run keys it (the generator is built for its settings, then
+    released), and the variants it serves (:func:`served_pairs`).
+    ``variants=False`` is for a run that has not made them yet (e.g.
+    ``tools/generate.py``, which makes them into ``cache_root``)."""
+    layout = RunLayout(work_dir)
+    path = selection or layout.selection
+    selected = Selection.load(path)
+    reader, hook, cache_root = build_tada_parts(cfg, work_dir)
+    selected.check_dataset(reader.fingerprint(), len(reader), path)
+    cache = pairs = None
+    if variants:
+        cache = open_cache(hook.generator_cfg, reader, hook.seed, cache_root)
+        pairs = served_pairs(work_dir, selected, hook.num_variants)
+    return TadaRun(reader, hook, cache_root, layout, selected, path, cache,
+                   pairs)

@@ -11,7 +11,7 @@ from mmengine.runner import Runner
 
 from mmtada.selection import Selection
 from mmtada.utils import RunLayout
-from .base_dataset import tada_wrapper_parent
+from .config_helpers import tada_wrapper_parent
 
 MODES = ('in_run', 'restart')
 # The settings configs/_base_/tada_{cls,det}.py define.

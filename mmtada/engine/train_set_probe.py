@@ -9,21 +9,11 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 from mmengine.runner.amp import autocast
 
+from mmtada.utils.config_pipeline import config_test_pipeline
+
 # mmdet's PackDetInputs defaults, which drop sample_idx.
 DET_META_KEYS = ('img_id', 'img_path', 'ori_shape', 'img_shape',
                  'scale_factor', 'flip', 'flip_direction')
-
-
-def config_test_pipeline(cfg) -> List[dict]:
-    """The config's test (else val) pipeline, a copy."""
-    for key in ('test_dataloader', 'val_dataloader'):
-        loader = cfg.get(key)
-        if loader and loader.get('dataset', {}).get('pipeline') is not None:
-            return copy.deepcopy(list(loader['dataset']['pipeline']))
-    raise ValueError(
-        'the learning-lag probe runs the training images through the test '
-        'pipeline, but the config has neither test_dataloader nor '
-        'val_dataloader with a dataset pipeline; add one.')
 
 
 def with_sample_idx(pipeline: List[dict]) -> List[dict]:

@@ -75,7 +75,7 @@ def measure_box_fidelity(reader, cache, pairs, scorer=None,
                          score_thr: float = 0.3) -> tuple:
     """(rows, summary) of the box fidelity of ``pairs``: pixel change
     inside and outside the boxes and, with ``scorer`` (a
-    :class:`~mmtada.evaluation.VariantScorer` of a detector trained on the
+    :class:`~mmtada.filters.VariantScorer` of a detector trained on the
     originals), the fraction of boxes found on the sources and on the
     variants (same class, IoU >= ``iou_thr``, score >= ``score_thr``)."""
     found_src = found_var = None

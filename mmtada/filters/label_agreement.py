@@ -3,12 +3,15 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from mmtada.evaluation import found_fraction
 from mmtada.registry import VARIANT_FILTERS
-from .box_fidelity import found_fraction
+from mmtada.utils.config_pipeline import config_test_pipeline
+from .base_filter import BaseVariantFilter
+from .variant_scoring import VariantScorer, model_from_checkpoint
 
 
 @VARIANT_FILTERS.register_module()
-class LabelAgreement:
+class LabelAgreement(BaseVariantFilter):
     """Keeps a variant when a model still sees in it what it sees in its
     source, as ALIA filters edits with a classifier trained on the real
     data.
@@ -40,10 +43,8 @@ class LabelAgreement:
                  iou_thr: float = 0.5, score_thr: float = 0.3):
         if not 0 <= min_ratio:
             raise ValueError(f'min_ratio must be >= 0, got {min_ratio}.')
-        if int(max_tries) < 1:
-            raise ValueError(f'max_tries must be >= 1, got {max_tries}.')
+        super().__init__(max_tries)
         self.min_ratio = float(min_ratio)
-        self.max_tries = int(max_tries)
         self.checkpoint = checkpoint
         self.batch_size = int(batch_size)
         self.iou_thr = float(iou_thr)
@@ -58,8 +59,6 @@ class LabelAgreement:
     def bind(self, cfg, model=None) -> 'LabelAgreement':
         """Score with ``model`` (the one being trained), or with the
         ``checkpoint``'s, through ``cfg``'s test pipeline."""
-        from mmtada.engine.train_set_probe import config_test_pipeline
-        from .variant_scoring import VariantScorer, model_from_checkpoint
         if self.checkpoint is not None:
             device = next(model.parameters()).device if model is not None \
                 else 'cpu'

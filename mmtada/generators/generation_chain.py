@@ -1,5 +1,7 @@
-"""The generation chain: build the generator, open the cache, make what is
-missing, list the served pairs, record the cost."""
+"""The generation chain, whole: build the generator, open the cache, make
+what is missing (each rank its share: :mod:`.sharded_generation`), judge
+and remake with the variant filter, list the served pairs, record the
+cost."""
 import copy
 import json
 import os.path as osp
@@ -12,7 +14,7 @@ from mmengine.logging import print_log
 
 from mmtada.registry import GENERATORS
 from mmtada.utils.fileio import atomic_write_json
-from .generate_variants import generate_variants, variant_pairs
+from .sharded_generation import generate_shard, variant_pairs
 from .sample_source import SampleSource
 from .variant_cache import VariantCache
 
@@ -76,13 +78,14 @@ def make_variants(generator_cfg: dict,
     The generator is built here and released before returning, so that
     diffusion weights hold no (GPU) memory through training. The work is
     split across the ranks of the process group, or between independent
-    jobs with ``shard=(index, count)`` (see :func:`generate_variants`);
+    jobs with ``shard=(index, count)`` (see :func:`generate_shard`);
     every rank must call this with the same arguments, and afterwards
     every rank can read every variant. With ``record`` (a
     ``generation.json`` path) rank 0 merges this call's cost into it.
 
-    With ``variant_filter`` (e.g. :class:`~mmtada.evaluation.
-    LabelAgreement`, bound to a model) each rank judges its share of the
+    With ``variant_filter`` (a bound
+    :class:`~mmtada.filters.BaseVariantFilter`, e.g. ``LabelAgreement``)
+    each rank judges its share of the
     new variants (collective: the verdicts are gathered, so every rank
     serves the same); variant ``v`` of a sample is tried as ``v``, then
     ``v + k``, ``v + 2k``, ... (k = ``num_variants``; each try its own seed
@@ -113,8 +116,8 @@ def make_variants(generator_cfg: dict,
     counts = dict(total=len(pairs), generated=0, reused=0, seconds=0.0)
 
     def make(todo):
-        got = generate_variants(generator, cache, samples, todo, seed,
-                                shard=shard)
+        got = generate_shard(generator, cache, samples, todo, seed,
+                             shard=shard)
         for key in ('generated', 'reused', 'seconds'):
             counts[key] += got[key]
 

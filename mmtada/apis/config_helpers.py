@@ -1,10 +1,12 @@
-"""The training set of a config, as TADA's tools read it."""
+"""Config helpers: where a config's TADADataset is, the dataset it wraps,
+and a reader over that training set, as TADA's tools read it."""
 import copy
 from typing import Optional
 
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
+from mmtada.datasets import SampleReader
 from mmtada.registry import DATASETS
 
 
@@ -35,7 +37,6 @@ def build_sample_reader(cfg: Config):
     """A :class:`~mmtada.datasets.SampleReader` over the config's base
     training set, built without its pipeline in the config's scope: what
     generation, diffusion training and the tools read images from."""
-    from mmtada.datasets import SampleReader
     inner = copy.deepcopy(base_dataset_cfg(cfg))
     inner['pipeline'] = []
     parent = tada_wrapper_parent(cfg)

@@ -2,7 +2,7 @@ import numpy as np
 
 from mmtada.datasets import Digits, SampleReader
 from mmtada.generators import (SampleSource, Upsample, VariantCache,
-                               generate_variants, variant_pairs, variant_seed)
+                               generate_shard, variant_pairs, variant_seed)
 
 
 def digits(n=40):
@@ -29,14 +29,14 @@ def test_generates_each_missing_variant_once_then_reuses(tmp_path):
     ds = digits()
     cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='U'))
     gen = Counting()
-    out = generate_variants(gen, cache, ds, variant_pairs([5, 2], 2), seed=0)
+    out = generate_shard(gen, cache, ds, variant_pairs([5, 2], 2), seed=0)
     assert out['total'] == 4 and out['generated'] == 4 and out['reused'] == 0
     assert [c[0] for c in gen.calls] == [3, 1]  # batched by batch_size
     labels = ds.gt_labels()
     assert gen.calls[0][2] == [labels[2], labels[2], labels[5]]
     for s, v in variant_pairs([2, 5], 2):
         np.testing.assert_array_equal(cache.read(s, v), ds.source_image(s))
-    again = generate_variants(gen, cache, ds, variant_pairs([5, 2], 2), seed=0)
+    again = generate_shard(gen, cache, ds, variant_pairs([5, 2], 2), seed=0)
     assert again['generated'] == 0 and again['reused'] == 4
     assert len(gen.calls) == 2
 
@@ -86,13 +86,13 @@ def test_interrupted_generation_resumes_without_duplicates(tmp_path):
     cache = VariantCache(str(tmp_path), ds.fingerprint(), dict(type='U'))
     sources = [1, 4, 9, 16, 25]
     try:
-        generate_variants(DiesAfter(2), cache, ds, variant_pairs(sources, 2),
-                          seed=0)
+        generate_shard(DiesAfter(2), cache, ds, variant_pairs(sources, 2),
+                       seed=0)
     except Interrupted:
         pass
     assert len(cache_files(cache)) == 1 + 4  # settings.json + 2 batches
-    out = generate_variants(Upsample(), cache, ds,
-                            variant_pairs(sources, 2), seed=0)
+    out = generate_shard(Upsample(), cache, ds,
+                         variant_pairs(sources, 2), seed=0)
     assert out['generated'] == 6 and out['reused'] == 4
     files = cache_files(cache)
     assert len(files) == 1 + 10
@@ -108,9 +108,9 @@ def test_shards_split_the_work_without_overlap(tmp_path):
     for shard in range(3):
         cache = VariantCache(str(tmp_path / f's{shard}'), ds.fingerprint(),
                              dict(type='U'))
-        out = generate_variants(Upsample(), cache, ds,
-                                variant_pairs(sources, 2), seed=0,
-                                shard=(shard, 3))
+        out = generate_shard(Upsample(), cache, ds,
+                             variant_pairs(sources, 2), seed=0,
+                             shard=(shard, 3))
         made.append({f for f in cache_files(cache) if f.endswith('.png')})
         assert out['total'] == 20
     assert sum(len(m) for m in made) == 20

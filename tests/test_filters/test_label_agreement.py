@@ -8,7 +8,7 @@ import torch
 from mmengine.runner import Runner
 
 from mmtada.datasets import Digits, SampleReader
-from mmtada.evaluation import LabelAgreement
+from mmtada.filters import LabelAgreement
 from mmtada.generators import make_variants
 from mmtada.utils import RunLayout
 
@@ -94,12 +94,12 @@ def test_the_hook_filters_records_counts_and_resumes_without_rescoring(
     again = Runner.from_cfg(cfg)
     again.train()
     assert calls == []  # nothing rescored
-    assert lag_hook(again).verdicts == hook.verdicts
+    assert lag_hook(again).state.verdicts == hook.state.verdicts
     assert again.train_dataloader.dataset.variants == hook.dataset.variants
     ckpt = torch.load(osp.join(again.work_dir, 'epoch_3.pth'),
                       weights_only=False)
     assert ckpt['tada']['verdicts'] == [
-        [s, v, a] for (s, v), a in sorted(hook.verdicts.items())]
+        [s, v, a] for (s, v), a in sorted(hook.state.verdicts.items())]
 
 
 def test_bad_filter_settings_are_clear():

@@ -1,4 +1,7 @@
-"""Make the variants of a selection, split across ranks, into the cache."""
+"""One rank's (or job's) share of the variants to make: every missing
+variant of a list of (source, variant) pairs, split across the ranks of
+the process group or between independent jobs, made once into the cache.
+The seeds and the pair list are defined here so every share agrees."""
 import hashlib
 import time
 from typing import List, Optional, Sequence, Tuple
@@ -19,10 +22,11 @@ def variant_pairs(sources: Sequence[int],
     return [(int(s), v) for s in sorted(sources) for v in range(num_variants)]
 
 
-def generate_variants(generator, cache, samples,
-                      pairs: Sequence[Tuple[int, int]], seed: int,
-                      shard: Optional[Tuple[int, int]] = None) -> dict:
-    """Make every missing variant of ``pairs`` and return counts.
+def generate_shard(generator, cache, samples,
+                   pairs: Sequence[Tuple[int, int]], seed: int,
+                   shard: Optional[Tuple[int, int]] = None) -> dict:
+    """Make this rank's share of the missing variants of ``pairs`` and
+    return counts over all shares.
 
     Rank r makes pairs ``r, r + W, r + 2W, ...`` of the (source, variant)
     list (:func:`variant_pairs` sorts it), so across ranks each variant is

@@ -8,6 +8,8 @@ import torch
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.model import is_model_wrapper
 
+from mmtada.datasets.tada_dataset import served_info
+
 Item = Tuple[int, Optional[int]]  # (base sample, variant index or None)
 
 
@@ -16,8 +18,6 @@ class ServedItems(torch.utils.data.Dataset):
     data info as :class:`~mmtada.datasets.TADADataset` serves it."""
 
     def __init__(self, reader, cache, items: Sequence[Item], pipeline):
-        from mmtada.datasets.tada_dataset import served_info
-        self.served_info = served_info
         self.reader, self.cache = reader, cache
         self.items = list(items)
         self.pipeline = pipeline
@@ -27,7 +27,7 @@ class ServedItems(torch.utils.data.Dataset):
 
     def __getitem__(self, i):
         source, variant = self.items[i]
-        info = self.served_info(self.reader, source, variant, self.cache)
+        info = served_info(self.reader, source, variant, self.cache)
         info['sample_idx'] = i
         data = self.pipeline(info)
         if data is None:
