@@ -5,6 +5,8 @@ path, on the same inputs, side by side.
     python tools/benchmark/generation.py --arch real     # GPU: SD-1.5 and
         # ddpm-cifar10-32 architectures with random weights (time is what
         # the real checkpoints cost)
+    python tools/benchmark/generation.py --arch real --device cuda \
+        --json generation.json   # as tools/benchmark/gpu_check.sh runs it
 
 Latent: ``LatentSDEdit`` vs ``StableDiffusionImg2ImgPipeline`` (strength,
 steps, guidance as given; with and without guidance). Pixel:
@@ -13,6 +15,7 @@ built from configs, saved with ``save_pretrained`` and loaded with
 ``from_pretrained``, as users' weights are. Prints img/s and ratios.
 """
 import argparse
+import json
 import os.path as osp
 import tempfile
 import time
@@ -115,11 +118,38 @@ def main():
     p.add_argument('--strength', type=float, default=0.5)
     p.add_argument('--guidance', type=float, default=7.5)
     p.add_argument('--repeats', type=int, default=3)
+    p.add_argument('--device', default='auto',
+                   help="'auto' (CUDA if present), 'cuda' or 'cpu'")
+    p.add_argument('--dtype', default='auto',
+                   choices=['auto', 'fp32', 'fp16', 'bf16'],
+                   help="'auto': fp16 on CUDA, fp32 on CPU")
+    p.add_argument('--json', help='also write the table to this JSON file')
     args = p.parse_args()
+    on = dict(device=args.device, dtype=args.dtype)
     real = args.arch == 'real'
     lb = args.latent_batch or (32 if real else 4)
     pb = args.pixel_batch or (1024 if real else 64)
     rows = []
+    cuda = args.device != 'cpu' and torch.cuda.is_available()
+    device = torch.cuda.get_device_name() if cuda else 'CPU'
+
+    def add(row, dtype):
+        """Print a measured case at once and rewrite the JSON: a run cut
+        short keeps what it measured."""
+        rows.append(row)
+        name, bs, a, base, b = row
+        print(f'measured: {name}, batch {bs}: {a:.2f} img/s; {base}: '
+              f'{b:.2f} img/s; ratio {a / b:.2f}', flush=True)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(dict(
+                    arch=args.arch, device=device, dtype=str(dtype),
+                    strength=args.strength, latent_steps=args.latent_steps,
+                    pixel_steps=args.pixel_steps, repeats=args.repeats,
+                    torch=torch.__version__, rows=[dict(
+                        case=name, batch=bs, ours_img_s=a, baseline=base,
+                        baseline_img_s=b, ratio=a / b)
+                        for name, bs, a, base, b in rows]), f, indent=1)
     with tempfile.TemporaryDirectory() as tmp:
         latent_dir = (save_real_latent if real else save_tiny_latent_model)(
             osp.join(tmp, 'latent'))
@@ -131,7 +161,7 @@ def main():
             ours = LatentSDEdit(latent_dir, guidance_scale=guidance,
                                 strength=args.strength,
                                 num_inference_steps=args.latent_steps,
-                                batch_size=lb)
+                                batch_size=lb, **on)
             pipe = StableDiffusionImg2ImgPipeline.from_pretrained(
                 latent_dir, dtype=ours.dtype, safety_checker=None,
                 requires_safety_checker=False).to(ours.device)
@@ -150,11 +180,11 @@ def main():
                 strength=args.strength, guidance_scale=guidance,
                 num_inference_steps=args.latent_steps, output_type='np'),
                 lb, args.repeats)
-            rows.append((f'latent SDEdit, {res}px, guidance {guidance}',
-                         lb, a, 'diffusers img2img pipeline', b))
+            add((f'latent SDEdit, {res}px, guidance {guidance}', lb, a,
+                 'diffusers img2img pipeline', b), ours.dtype)
         ours = PixelSDEdit(pixel_dir, strength=args.strength,
                            num_inference_steps=args.pixel_steps,
-                           batch_size=pb)
+                           batch_size=pb, **on)
         res = ours.resolution
         imgs = [np.random.RandomState(i).randint(
             0, 256, (res, res, 3), dtype=np.uint8) for i in range(pb)]
@@ -163,9 +193,8 @@ def main():
                   args.repeats)
         b = timed(plain_pixel_loop(ours, imgs, args.strength,
                                    args.pixel_steps), pb, args.repeats)
-        rows.append((f'pixel SDEdit, {res}px', pb, a, 'plain DDIM loop', b))
-    device = torch.cuda.get_device_name() if torch.cuda.is_available() \
-        else 'CPU'
+        add((f'pixel SDEdit, {res}px', pb, a, 'plain DDIM loop', b),
+            ours.dtype)
     print(f'\n{args.arch} architectures on {device}, strength '
           f'{args.strength}, steps latent {args.latent_steps} / pixel '
           f'{args.pixel_steps}')

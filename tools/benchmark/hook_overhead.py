@@ -17,16 +17,25 @@ step times drift by more than the hook costs on a shared CPU, also the time
 spent inside ``LearningLagHook.after_train_iter`` itself, against the step.
 
     python tools/benchmark/hook_overhead.py [--iters 40] [--reps 3]
+
+On a GPU, mmpretrain's ResNet-50 CIFAR-100 recipe on CIFAR-100 files
+(``mmtada.testing.cifar_files.write_cifar100`` writes random ones) with
+mixed precision, as ``tools/benchmark/gpu_check.sh`` runs it:
+
+    python tools/benchmark/hook_overhead.py \
+        --config configs/tada_resnet50_cifar100.py \
+        --cifar100 data/cifar100 --amp --json overhead.json
 """
 import argparse
 import copy
+import json
 import os.path as osp
 import statistics
 import tempfile
 import time
 
 from mmtada.utils.setup_env import setup_env  # first: before torchvision
-from mmengine.config import Config
+from mmengine.config import Config, DictAction
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
@@ -65,12 +74,21 @@ def timed_call(fn, sink):
     return wrapper
 
 
-def arm_config(base: Config, arm: str, work_dir: str, samples: int) -> Config:
+def arm_config(base: Config, arm: str, work_dir: str, samples: int,
+               cifar100: str = None, amp: bool = False) -> Config:
     cfg = copy.deepcopy(base)
     cfg.work_dir = work_dir
     cfg.train_dataloader.dataset.dataset = dict(
         type='mmtada.Digits', split='train', size=32, indices=samples,
         pipeline=cfg.train_dataloader.dataset.dataset.pipeline)
+    if cifar100:  # the CIFAR-100 files, read by mmpretrain's own loader
+        from mmtada.testing import cifar_files  # noqa: F401  (registers it)
+        cfg.train_dataloader.dataset.dataset.update(
+            type='UncheckedCIFAR100', data_root=cifar100, download=False)
+        del cfg.train_dataloader.dataset.dataset['size']
+    if amp:  # as tools/train.py --amp
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     cfg.train_dataloader.dataset.num_slots = 0
     cfg.train_dataloader.num_workers = 0
     cfg.train_dataloader.persistent_workers = False
@@ -99,8 +117,18 @@ def main():
     parser.add_argument('--iters', type=int, default=40)
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--reps', type=int, default=3)
+    parser.add_argument('--cifar100', metavar='DATA_ROOT',
+                        help='train on the CIFAR-100 files under DATA_ROOT '
+                        'instead of the bundled digits')
+    parser.add_argument('--amp', action='store_true',
+                        help='mixed precision (AmpOptimWrapper; needs CUDA)')
+    parser.add_argument('--json', help='also write the results to this file')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help='override settings of the config, key=value')
     args = parser.parse_args()
     base = Config.fromfile(args.config)
+    if args.cfg_options:
+        base.merge_from_dict(args.cfg_options)
     batch = base.train_dataloader.batch_size
     samples = (args.iters + args.warmup) * batch
     arms = ['plain', 'wrapper', 'hook']
@@ -112,7 +140,8 @@ def main():
             for arm in order:
                 clock = dict(times=[])
                 runner = Runner.from_cfg(arm_config(
-                    base, arm, osp.join(tmp, f'{arm}{rep}'), samples))
+                    base, arm, osp.join(tmp, f'{arm}{rep}'), samples,
+                    args.cifar100, args.amp))
                 runner.register_hook(StepStart(clock))
                 runner.register_hook(StepStop(clock))
                 for hook in runner.hooks:
@@ -139,6 +168,22 @@ def main():
     print(f'time inside LearningLagHook.after_train_iter: '
           f'{1e3 * per_iter:.3f} ms per step = '
           f'{100 * per_iter / med["wrapper"]:.3f}% of the step')
+    if args.json:
+        import torch
+        with open(args.json, 'w') as f:
+            json.dump(dict(
+                config=osp.basename(args.config), batch=batch,
+                iters=args.iters, reps=args.reps, amp=args.amp,
+                data='cifar100' if args.cifar100 else 'digits',
+                device=torch.cuda.get_device_name()
+                if torch.cuda.is_available() else 'CPU',
+                median_step_ms={a: 1e3 * med[a] for a in arms},
+                mean_step_ms={a: 1e3 * statistics.mean(times[a])
+                              for a in arms},
+                hook_overhead_pct=100 * (med['hook'] / med['wrapper'] - 1),
+                inside_hook_ms=1e3 * per_iter,
+                inside_hook_pct=100 * per_iter / med['wrapper']), f,
+                indent=1)
 
 
 if __name__ == '__main__':
