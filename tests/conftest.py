@@ -71,6 +71,18 @@ def cls_cfg(tmp_path):
     return build
 
 
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test, the previous number restored after
+    (``torch.set_num_threads`` is process-wide: a test that sets it and
+    leaves it slows, or speeds, every test after it)."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DIGIT_CLASSES = tuple(str(d) for d in range(10))
 

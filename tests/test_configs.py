@@ -11,7 +11,7 @@ from mmpretrain.registry import DATASETS, HOOKS, MODELS
 from mmtada.apis import run_config
 from mmtada.datasets import TADADataset
 from mmtada.engine.hooks import DetLearningLagHook, LearningLagHook
-from mmtada.engine.hooks.det_learning_lag_hook import detector_num_classes
+from mmtada.engine.instance_lag_tracker import detector_num_classes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', '*.py')))
@@ -58,3 +58,21 @@ def test_config_builds(path, monkeypatch):
         classes = detector_num_classes(model) if detection \
             else model.head.num_classes
         assert classes == len(ds.CLASSES)
+
+
+def test_every_config_path_a_config_names_exists():
+    """Comments in configs/ point users at other configs: each named
+    ``configs/....py`` path exists (a renamed config cannot leave a
+    pointer to nothing)."""
+    import re
+    files = sorted(glob.glob(osp.join(REPO, 'configs', '**', '*.py'),
+                             recursive=True))
+    assert osp.join(REPO, 'configs', '_base_', 'tada_cls.py') in files
+    named = {}
+    for path in files:
+        for ref in re.findall(r'configs/[\w./-]+?\.py\b', open(path).read()):
+            named.setdefault(ref, []).append(osp.relpath(path, REPO))
+    assert 'configs/tada_resnet18_digits_purepy.py' in named
+    missing = {ref: by for ref, by in named.items()
+               if not osp.isfile(osp.join(REPO, ref))}
+    assert not missing, f'configs name files that do not exist: {missing}'

@@ -10,7 +10,7 @@
 #
 # Change a setting there with dict(_base_.tada_hook, select_epoch=8).
 # (An mmengine config cannot append to a base's list: hence the last line.
-# configs/tada_resnet18_cifar10_lazy.py does the same in the pure-Python
+# configs/tada_resnet18_digits_purepy.py does the same in the pure-Python
 # config style, where custom_hooks.append(...) is one line.)
 custom_imports = dict(imports=['mmtada'], allow_failed_imports=False)
 

@@ -24,7 +24,7 @@ def lag_hook(runner):
 def test_in_run_mode_is_one_ordinary_run(cls_cfg):
     runner = train(cls_cfg(max_epochs=2, select_epoch=1))
     assert runner.epoch == 2
-    assert lag_hook(runner).selection.epoch == 1
+    assert lag_hook(runner).state.selection.epoch == 1
     assert not osp.exists(selection_path(runner.work_dir))
 
 
@@ -42,14 +42,14 @@ def test_restart_mode_selects_then_retrains_from_scratch(cls_cfg):
     assert runner.epoch == 3 and runner.work_dir == work
     hook = lag_hook(runner)
     selected = json.load(open(sel_file))['indices']
-    assert hook.selection.indices == selected
+    assert hook.state.selection.indices == selected
     assert sorted(runner.train_dataloader.dataset.variants) == [
         (i, v) for i in selected for v in range(2)]
-    assert hook.stats.num_epochs == 0  # nothing recorded in the second run
+    assert hook.state.stats.num_epochs == 0  # nothing recorded in the second run
     # rerun: both runs are found done, nothing is selected or made again
     cfg.resume = True
     again = train(cfg)
-    assert lag_hook(again).generation['generated'] == 0
+    assert lag_hook(again).state.generation['generated'] == 0
 
 
 def test_restart_mode_for_detection_wraps_and_selects_images(det_cfg):
@@ -124,11 +124,11 @@ def test_cifar10_config_runs_on_cifar_files(tmp_path):
     cfg.default_hooks.logger.interval = 1000
     runner = train(cfg)
     hook = lag_hook(runner)
-    assert hook.stats.num_samples == 160
-    assert 0 < len(hook.selection.indices) < 160
+    assert hook.state.stats.num_samples == 160
+    assert 0 < len(hook.state.selection.indices) < 160
     ds = runner.train_dataloader.dataset
     assert len(ds) == 160 + round(1.75 * 160)
-    assert ds.variants[0][0] == hook.selection.indices[0]
+    assert ds.variants[0][0] == hook.state.selection.indices[0]
     metrics = runner.val_loop.run()
     assert 'accuracy/top1' in metrics
 
@@ -141,6 +141,7 @@ def every(step, n=5000):
     return '[' + ','.join(str(i) for i in range(0, n, step)) + ']'
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not osp.isdir(osp.join(SHARED, 'cifar10-subset')),
                     reason='the shared CIFAR-10 subset is not on this machine')
 def test_imagefolder_config_on_the_shared_cifar10_subset(tmp_path):
@@ -191,5 +192,5 @@ def test_restart_mode_filters_with_the_model_at_the_selection(cls_cfg):
     assert hook.variant_filter_cfg['checkpoint'] == osp.join(
         work, 'select', 'epoch_2.pth')
     gen = json.load(open(osp.join(work, 'tada', 'generation.json')))
-    assert gen['kept'] == gen['total'] == 2 * len(hook.selection.indices)
+    assert gen['kept'] == gen['total'] == 2 * len(hook.state.selection.indices)
     assert len(runner.train_dataloader.dataset) == 96 + gen['total']

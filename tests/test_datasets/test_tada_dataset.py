@@ -224,3 +224,18 @@ def test_16_bit_grey_files_keep_their_depth_unchanged(tmp_path):
     assert variant.dtype == np.uint16 and variant.shape == src.shape
     # an exact copy made at 8 bits comes back within one 8-bit step
     assert np.abs(variant.astype(int) - src.astype(int)).max() <= 257
+
+
+def test_get_subset_is_refused_naming_the_wrapped_dataset_instead():
+    """As mmengine's ConcatDataset and RepeatDataset refuse it: the
+    wrapper's indices are not the base samples the selection keys on."""
+    ds = wrap(20, num_slots=5)
+    for method in (ds.get_subset, ds.get_subset_):
+        with pytest.raises(NotImplementedError,
+                           match='subset of the wrapped dataset first'):
+            method(10)
+    assert len(ds) == 25 and ds.num_base == 20  # unchanged
+    # what the message says to do instead works
+    inner = Digits(split='train', indices=20, pipeline=PACK)
+    small = TADADataset(inner.get_subset(8), num_slots=2)
+    assert len(small) == 10 and small.num_base == 8
