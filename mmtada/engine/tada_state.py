@@ -6,6 +6,17 @@ from mmtada.selection import LagStats, Selection
 STATE_VERSION = 1
 
 
+def plain(value):
+    """``value`` with every mapping a ``dict`` and every list a ``list``
+    (a config's ``ConfigDict`` would need a global to unpickle)."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(plain(v) for v in value) \
+            if type(value) in (list, tuple) else [plain(v) for v in value]
+    return value
+
+
 class TADAState:
     """The hook's state: the learning-lag statistics, the selection, the
     generation counts and the variant filter's verdicts, under the settings
@@ -23,7 +34,7 @@ class TADAState:
     """
 
     def __init__(self, signature: dict, stats: LagStats):
-        self.signature = signature
+        self.signature = plain(signature)
         self.stats = stats
         self.selection: Optional[Selection] = None
         self.generation: dict = {}

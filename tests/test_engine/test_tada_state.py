@@ -48,3 +48,18 @@ def test_other_settings_or_version_are_refused_by_name():
     with pytest.raises(ValueError, match='statistics for 4 samples x 3'):
         TADAState(dict(num_variants=2, seed=0),
                   LagStats(5, 3)).load_state_dict(saved)
+
+
+def test_a_signature_from_a_config_saves_as_plain_containers(tmp_path):
+    from mmengine.config import ConfigDict
+    generator = ConfigDict(type='mmtada.BoxPreservingSDEdit',
+                           generator=ConfigDict(type='mmtada.PixelSDEdit'),
+                           margins=(0.1, 0.2))
+    state = filled_state(dict(generator=generator))
+    torch.save(state.state_dict(), tmp_path / 'tada.pth')
+    loaded = torch.load(tmp_path / 'tada.pth', weights_only=True)
+    assert loaded['signature']['generator'] == dict(
+        type='mmtada.BoxPreservingSDEdit', margins=(0.1, 0.2),
+        generator=dict(type='mmtada.PixelSDEdit'))
+    TADAState(dict(generator=generator), LagStats(4, 3)).load_state_dict(
+        loaded)
