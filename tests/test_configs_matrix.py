@@ -522,7 +522,7 @@ def test_detection_family_trains_with_tada(name, tmp_path, mixed_coco,
                   tmp_path)
     for_cpu(cfg, tmp_path / 'work', family.factor)
     runner, hook, tada, sel = train_family(name, cfg)
-    assert sel['instances'] and hook.stats.num_samples == len(
+    assert sel['instances'] and hook.state.stats.num_samples == len(
         sel['instances']['image'])
     check_detection_variants(runner, hook, tada, sel)
     if family.check is not None:
@@ -624,15 +624,15 @@ def check_probe(runner, hook, tada, sel, served):
     """Mixup/CutMix leave no hard labels in the forward: the hook records
     with the eval-mode probe."""
     assert runner.model.data_preprocessor.batch_augments is not None
-    assert hook._probe is not None and hook._recorder is None
+    assert hook.tracker._probe is not None and hook.tracker._recorder is None
     check_variant_images(runner, hook, tada, sel)
 
 
 def check_recorder(runner, hook, tada, sel, served):
     """No batch augments: the statistics come from the training forward
     (no probe)."""
-    assert hook._probe is None
-    assert hook.stats.num_epochs == SELECT_EPOCH
+    assert hook.tracker._probe is None
+    assert hook.state.stats.num_epochs == SELECT_EPOCH
     check_variant_images(runner, hook, tada, sel)
 
 

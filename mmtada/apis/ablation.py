@@ -8,7 +8,7 @@ from typing import Dict, List, Optional
 from mmengine.config import Config
 
 from .config_helpers import tada_wrapper_parent
-from .train import find_lag_hook, without_tada
+from .train import find_lag_hook, tada_mode, without_tada
 
 ARMS = ('baseline', 'baseline_steps', 'useful', 'useful_k2', 'tada',
         'tada_k2', 'tada_nofilter', 'random', 'all')
@@ -57,7 +57,7 @@ def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
     k = int(hook.get('num_variants', 5))
     if arm == 'baseline_steps':
         wrapper = tada_wrapper_parent(cfg).dataset
-        if hook.get('mode', 'in_run') == 'restart' and \
+        if tada_mode(cfg) == 'restart' and \
                 wrapper.get('num_slots') is None:
             wrapper.num_slots = tada_size * k
         cfg.custom_hooks = [h for h in cfg.custom_hooks if h is not hook]

@@ -1,6 +1,5 @@
 """A config's TADA run as the tools open it: what it generates with,
 where it caches, what it selected and which variants it serves."""
-import copy
 import json
 import os.path as osp
 from typing import List, NamedTuple, Optional, Tuple
@@ -13,7 +12,7 @@ from mmtada.registry import HOOKS
 from mmtada.selection import Selection
 from mmtada.utils import RunLayout
 from .config_helpers import build_sample_reader
-from .train import find_lag_hook
+from .train import find_lag_hook, run_config
 
 
 class TadaParts(NamedTuple):
@@ -27,14 +26,12 @@ def build_tada_parts(cfg: Config, work_dir: str) -> TadaParts:
     run of ``cfg`` in ``work_dir`` uses (the hook's ``cache_dir`` or
     ``<work_dir>/tada/variants``), so tools read and write the run's own
     variants."""
-    hook_cfg = find_lag_hook(cfg)
+    hook_cfg = find_lag_hook(run_config(cfg))  # as one run builds it
     if hook_cfg is None:
         raise ValueError('the config has no mmtada.LearningLagHook or '
                          'DetLearningLagHook in custom_hooks: nothing says '
                          'how variants are made.')
     reader = build_sample_reader(cfg)
-    hook_cfg = copy.deepcopy(hook_cfg)
-    hook_cfg.pop('mode', None)  # the run protocol, apis.train's
     with DefaultScope.overwrite_default_scope(
             cfg.get('default_scope', 'mmpretrain')):
         hook = HOOKS.build(hook_cfg)

@@ -9,11 +9,11 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmtada.engine.hooks.learning_lag_hook import check_mode
 from mmtada.selection import Selection
 from mmtada.utils import RunLayout
 from .config_helpers import tada_wrapper_parent
 
-MODES = ('in_run', 'restart')
 # The settings configs/_base_/tada_{cls,det}.py define.
 FRAGMENT_KEYS = ('tada_hook', 'tada_generator', 'tada_dataset')
 
@@ -37,13 +37,7 @@ def tada_mode(cfg: Config) -> Optional[str]:
     """The config's TADA mode (the hook's ``mode``: ``'in_run'`` by
     default), or None without TADA."""
     hook = find_lag_hook(cfg)
-    if hook is None:
-        return None
-    mode = hook.get('mode', 'in_run')
-    if mode not in MODES:
-        raise ValueError(f"the LearningLagHook's mode must be one of "
-                         f"{MODES}, got '{mode}'.")
-    return mode
+    return None if hook is None else check_mode(hook.get('mode', 'in_run'))
 
 
 def without_tada(cfg: Config) -> Config:
