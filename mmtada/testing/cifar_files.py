@@ -31,18 +31,19 @@ class UncheckedCIFAR100(CIFAR100):
 
 
 def write_cifar100(root: str, num_train: int = 2000, num_test: int = 500,
-                   seed: int = 0) -> str:
+                   seed: int = 0, num_classes: int = 100) -> str:
     """Write ``cifar-100-python/{train,test,meta}`` under ``root``: random
     32x32 RGB images (smooth colour blobs, one mean colour per class, so a
-    model can learn something), labels cycling over the 100 classes.
-    Returns ``root``."""
+    model can learn something), labels cycling over the first
+    ``num_classes`` of the 100 classes (fewer: more samples per class in a
+    small set). Returns ``root``."""
     rng = np.random.RandomState(seed)
     folder = osp.join(root, UncheckedCIFAR100.base_folder)
     os.makedirs(folder, exist_ok=True)
     palette = rng.randint(0, 256, (100, 3))
 
     def split(n, name):
-        fine = np.arange(n) % 100
+        fine = np.arange(n) % num_classes
         rng.shuffle(fine)
         low = rng.randint(-64, 64, (n, 3, 4, 4))
         imgs = np.repeat(np.repeat(low, 8, 2), 8, 3) + palette[fine][
