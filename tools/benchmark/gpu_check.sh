@@ -34,7 +34,8 @@
 # Time limits (seconds; they add up to 470): SETUP_LIMIT (30, twice:
 # wheels, then the imports), GEN_LIMIT (190), PREPARE_LIMIT (30),
 # OVERHEAD_LIMIT (70), E2E_LIMIT (75), TESTS_LIMIT (45); a dry run
-# multiplies them by 3 (a shared CPU).
+# multiplies them by 3 (a shared CPU). GPU_CHECK_PARTS="generation
+# gpu_tests" runs those parts alone (a rerun after a fix; setup always runs).
 set -uo pipefail  # no -e: a failed part does not stop the next
 export PYTHONUNBUFFERED=1
 # Nothing outside the device machine can be reached: no hub look-ups.
@@ -51,11 +52,24 @@ export GPU_CHECK_ENV=$SCRATCH/env.json
 : >"$STATUS"
 T0=$(date +%s)
 
+# want NAME: whether GPU_CHECK_PARTS (empty: all) names part NAME.
+want() {
+  [ -z "${GPU_CHECK_PARTS:-}" ] && return 0
+  case " $GPU_CHECK_PARTS " in *" $1 "*) return 0 ;; esac
+  return 1
+}
 # step NAME LIMIT LOG CMD...: run CMD with a time limit, its output to the
-# console and LOG; returns its exit status (124/137: out of time).
+# console and LOG; returns its exit status (124/137: out of time; 200: a
+# part GPU_CHECK_PARTS leaves out).
 step() {
   local name=$1 limit=$(($2 * SCALE)) log=$3
   shift 3
+  case $name in wheels | env | prepare) ;; *)
+    if ! want "$name"; then
+      echo "=== $name: skipped (GPU_CHECK_PARTS=$GPU_CHECK_PARTS)" | tee -a "$log"
+      return 200
+    fi ;;
+  esac
   echo "=== $name (limit ${limit}s): $*" | tee -a "$log"
   timeout -k 10 "$limit" "$@" 2>&1 | tee -a "$log"
   local rc=${PIPESTATUS[0]}
@@ -64,7 +78,9 @@ step() {
 }
 # record NAME RC START: one line of the status file the summary reads.
 record() {
-  echo "$1 $2 $(($(date +%s) - $3))" >>"$STATUS"
+  local rc=$2
+  [ "$rc" = 200 ] && rc=skip
+  echo "$1 $rc $(($(date +%s) - $3))" >>"$STATUS"
 }
 
 SCALE=1
@@ -130,9 +146,12 @@ OVERHEAD_CFG=()
 [ "${#SMALL[@]}" -gt 0 ] && OVERHEAD_CFG=(--cfg-options "${SMALL[@]}")
 DATA=$SCRATCH/data
 t=$(date +%s)
-step prepare "${PREPARE_LIMIT:-30}" "$OUT/training.log" \
-  "$PY" tools/benchmark/gpu_check.py prepare "$DATA" "${DATA_ARGS[@]}"
-prep=$?
+prep=200
+if want hook_overhead || want train_e2e; then
+  step prepare "${PREPARE_LIMIT:-30}" "$OUT/training.log" \
+    "$PY" tools/benchmark/gpu_check.py prepare "$DATA" "${DATA_ARGS[@]}"
+  prep=$?
+fi
 if [ "$prep" = 0 ]; then
   step hook_overhead "${OVERHEAD_LIMIT:-70}" "$OUT/training.log" \
     "$PY" tools/benchmark/hook_overhead.py --config "$CONFIG" \
