@@ -1,4 +1,5 @@
 import copy
+import os
 import os.path as osp
 
 import mmtada  # noqa: F401  (first: applies the compatibility fixes)
@@ -6,6 +7,47 @@ import pytest
 from mmengine.config import Config
 
 PACK = [dict(type='mmpretrain.PackInputs')]
+
+
+def pytest_configure(config):
+    """Under pytest-xdist (pytest.ini's ``-n``), each worker's share of
+    the cores in torch threads (2 workers on 2 cores: 1 each), in the
+    worker and, through ``OMP_NUM_THREADS``, in the tools its tests start.
+    Threads contending for the same cores make these small models several
+    times slower (a CPU-bound test 5x). A given ``OMP_NUM_THREADS`` is
+    kept."""
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1))
+    if workers > 1 and 'OMP_NUM_THREADS' not in os.environ:
+        import torch
+        cores = len(os.sched_getaffinity(0)) if hasattr(
+            os, 'sched_getaffinity') else os.cpu_count() or 1
+        threads = max(1, cores // workers)
+        torch.set_num_threads(threads)
+        os.environ['OMP_NUM_THREADS'] = os.environ['MKL_NUM_THREADS'] = \
+            str(threads)
+
+
+# The longest tests (about a minute or more on one core), longest first,
+# by name prefix.
+LONGEST = ('test_ablate_', 'test_demo_', 'test_train_diffusion_then_',
+           'test_dry_run_reports_', 'test_detection_two_processes_',
+           'test_classification_two_processes_', 'test_bccd_config_')
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist, the longest tests first, then the other slow
+    ones, then the rest (otherwise in their order): the workers start the
+    long ones early and fill in with the quick ones, instead of one worker
+    ending alone on a long test."""
+    def rank(item):
+        longest = [i for i, p in enumerate(LONGEST)
+                   if item.name.startswith(p)]
+        return (longest[0] if longest else len(LONGEST),
+                item.get_closest_marker('slow') is None)
+
+    if os.environ.get('PYTEST_XDIST_WORKER'):
+        items.sort(key=rank)
 
 
 def tiny_cls_cfg(work_dir, num_samples=96, max_epochs=3, select_epoch=2,

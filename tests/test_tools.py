@@ -301,7 +301,7 @@ def test_report_page_loads_every_image_in_headless_chromium(tmp_path):
     assert 'src="data:image/png;base64,' in text and 'src="http' not in text
 
 
-def test_demo_classification_and_detection_end_to_end(tmp_path):
+def test_demo_classification_end_to_end(tmp_path):
     """tools/demo.py, shortened: baseline, diffusion model, TADA, report."""
     work = str(tmp_path / 'demo')
     log = run('tools/demo.py', '--epochs', '2', '--diffusion-steps', '4',
@@ -311,6 +311,11 @@ def test_demo_classification_and_detection_end_to_end(tmp_path):
         assert f'| {arm} | ' in log
     assert 'variant quality: label kept' in log
     assert osp.exists(osp.join(work, 'report.html'))
+
+
+def test_demo_detection_end_to_end(tmp_path):
+    """tools/demo.py --detection, shortened (a test apart from the
+    classification demo, so that pytest-xdist runs the two at once)."""
     work = str(tmp_path / 'demo_det')
     log = run('tools/demo.py', '--detection', '--epochs', '2',
               '--diffusion-steps', '4', '--images', '24', '--work-dir', work)

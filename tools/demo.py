@@ -60,6 +60,17 @@ def step(text):
     print(f'\n== {text}', flush=True)
 
 
+def stop_loader_workers(runner) -> None:
+    """Stop the persistent DataLoader workers of a finished run now. Left
+    to the garbage collector (a Runner sits in reference cycles), their
+    queues can be closed first, and each worker then waits out torch's 5 s
+    shutdown timeout: 10-20 s lost per run."""
+    for loop in (runner._train_loop, runner._val_loop, runner._test_loop):
+        loader = getattr(loop, 'dataloader', None)
+        if getattr(loader, '_iterator', None) is not None:
+            loader._iterator = None  # its workers stop with it
+
+
 def run(cfg: Config, work_dir: str) -> dict:
     """Train and test (a finished run is read back); its metrics, wall
     seconds and, if its loss stopped being finite, where."""
@@ -70,7 +81,9 @@ def run(cfg: Config, work_dir: str) -> dict:
     cfg.work_dir = work_dir
     start = time.perf_counter()
     runner = train(cfg)
-    result = dict(metrics={k: float(v) for k, v in runner.test().items()},
+    metrics = runner.test()
+    stop_loader_workers(runner)
+    result = dict(metrics={k: float(v) for k, v in metrics.items()},
                   seconds=time.perf_counter() - start,
                   diverged=divergence(read_scalars(work_dir)))
     if result['diverged']:
