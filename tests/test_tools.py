@@ -318,7 +318,7 @@ def test_demo_detection_end_to_end(tmp_path):
     classification demo, so that pytest-xdist runs the two at once)."""
     work = str(tmp_path / 'demo_det')
     log = run('tools/demo.py', '--detection', '--epochs', '2',
-              '--diffusion-steps', '4', '--images', '24', '--work-dir', work)
+              '--diffusion-steps', '4', '--images', '12', '--work-dir', work)
     assert 'instances per class 0:' in log
     for arm in ('baseline', 'USEFUL (copies)',
                 'TADA (box-preserving SDEdit)'):
