@@ -9,13 +9,27 @@ from mmengine.config import Config
 PACK = [dict(type='mmpretrain.PackInputs')]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config):
+    """With pytest-xdist installed (requirements/tests.txt) and no ``-n``
+    given: ``-n auto --dist worksteal``, a worker per core. Without it, or
+    with ``-n 0``, ``--pdb`` or ``-p no:xdist``, the tests run in this
+    process (so the option never breaks a plain pytest)."""
+    if (config.pluginmanager.hasplugin('xdist')
+            and not hasattr(config, 'workerinput')
+            and config.option.numprocesses is None
+            and not config.option.usepdb and not config.option.collectonly):
+        config.option.numprocesses = 'auto'
+        if config.option.dist == 'no':
+            config.option.dist = 'worksteal'
+
+
 def pytest_configure(config):
-    """Under pytest-xdist (pytest.ini's ``-n``), each worker's share of
-    the cores in torch threads (2 workers on 2 cores: 1 each), in the
-    worker and, through ``OMP_NUM_THREADS``, in the tools its tests start.
-    Threads contending for the same cores make these small models several
-    times slower (a CPU-bound test 5x). A given ``OMP_NUM_THREADS`` is
-    kept."""
+    """Under pytest-xdist, each worker's share of the cores in torch
+    threads (2 workers on 2 cores: 1 each), in the worker and, through
+    ``OMP_NUM_THREADS``, in the tools its tests start. Threads contending
+    for the same cores make these small models several times slower (a
+    CPU-bound test 5x). A given ``OMP_NUM_THREADS`` is kept."""
     workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', 1))
     if workers > 1 and 'OMP_NUM_THREADS' not in os.environ:
         import torch
