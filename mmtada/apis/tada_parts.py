@@ -1,5 +1,6 @@
 """A config's TADA run as the tools open it: what it generates with,
 where it caches, what it selected and which variants it serves."""
+import copy
 import json
 import os.path as osp
 from typing import List, NamedTuple, Optional, Tuple
@@ -7,8 +8,9 @@ from typing import List, NamedTuple, Optional, Tuple
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmtada.generators import VariantCache, open_cache, variant_pairs
-from mmtada.registry import HOOKS
+from mmtada.generators import (StrengthLadder, VariantCache, open_cache,
+                               try_id, variant_pairs)
+from mmtada.registry import HOOKS, VARIANT_FILTERS
 from mmtada.selection import Selection
 from mmtada.utils import RunLayout
 from .config_helpers import build_sample_reader
@@ -38,13 +40,15 @@ def build_tada_parts(cfg: Config, work_dir: str) -> TadaParts:
     return TadaParts(reader, hook, hook.cache_root(work_dir))
 
 
-def served_pairs(work_dir: str, selection, num_variants: int) -> list:
+def served_pairs(work_dir: str, selection, num_variants: int,
+                 ladder: Optional[StrengthLadder] = None) -> list:
     """The (source, variant) variants a run serves, once each: what its
     hook wrote to ``tada/served.json`` (after the variant filter), else,
-    for a run without that file, every variant of its selection."""
+    for a run without that file, every first try of its selection."""
     path = RunLayout(work_dir).served
     if not osp.exists(path):
-        return variant_pairs(selection.indices, num_variants)
+        return [(s, try_id(ladder, v, num_variants))
+                for s, v in variant_pairs(selection.indices, num_variants)]
     with open(path) as f:
         pairs = json.load(f)['pairs']
     return sorted({(int(s), int(v)) for s, v in pairs if v is not None})
@@ -60,6 +64,7 @@ class TadaRun(NamedTuple):
     selection_path: str  # where ``selection`` was read
     cache: Optional[VariantCache]  # the run's variants (None: not opened)
     pairs: Optional[List[Tuple[int, int]]]  # what it serves (None: idem)
+    ladder: Optional[StrengthLadder]  # its filter's, keying the cache
 
 
 def open_run(cfg: Config, work_dir: str, selection: Optional[str] = None,
@@ -78,8 +83,18 @@ def open_run(cfg: Config, work_dir: str, selection: Optional[str] = None,
     reader, hook, cache_root = build_tada_parts(cfg, work_dir)
     selected.check_dataset(reader.fingerprint(), len(reader), path)
     cache = pairs = None
+    ladder = run_ladder(hook)
     if variants:
-        cache = open_cache(hook.generator_cfg, reader, hook.seed, cache_root)
-        pairs = served_pairs(work_dir, selected, hook.num_variants)
+        cache = open_cache(hook.generator_cfg, reader, hook.seed, cache_root,
+                           ladder)
+        pairs = served_pairs(work_dir, selected, hook.num_variants, ladder)
     return TadaRun(reader, hook, cache_root, layout, selected, path, cache,
-                   pairs)
+                   pairs, ladder)
+
+
+def run_ladder(hook) -> Optional[StrengthLadder]:
+    """The strength ladder of the hook's variant filter (None: none)."""
+    cfg = hook.variant_filter_cfg
+    if cfg is None:
+        return None
+    return VARIANT_FILTERS.build(copy.deepcopy(cfg)).ladder

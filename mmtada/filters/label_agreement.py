@@ -4,6 +4,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from mmtada.evaluation import found_fraction
+from mmtada.evaluation.variant_quality import class_spread, cosine_distance
 from mmtada.registry import VARIANT_FILTERS
 from mmtada.utils.config_pipeline import config_test_pipeline
 from .base_filter import BaseVariantFilter
@@ -28,9 +29,22 @@ class LabelAgreement(BaseVariantFilter):
     dropped, and its slots serve the sample's other variants, or the
     sample itself (see :func:`mmtada.generators.make_variants`).
 
+    With ``strengths`` the remakes walk a strength ladder (see
+    :class:`~mmtada.generators.StrengthLadder`), so each variant is made as
+    far from its source as its label allows. ``novelty_floor``
+    (classification) measures novelty as ``tools/variant_quality.py``
+    does, with the judge's penultimate features, in units of the median
+    distance between two real images of the class (measured once on up to
+    ``REALS_PER_CLASS`` training images of each, the first by index).
+
     Args:
         min_ratio (float): Defaults to 0.5.
-        max_tries (int): makes of one variant at most. Defaults to 3.
+        max_tries (int, optional): makes of one variant at most. Defaults
+            to None: 3, or with ``strengths`` their number (plus one with
+            a floor).
+        strengths (Sequence[float], optional): a ladder, highest first,
+            e.g. ``(0.5, 0.35, 0.2)``. Defaults to None (the generator's).
+        novelty_floor (float, optional): e.g. 0.3. Defaults to None.
         checkpoint (str, optional): score with this model instead of the
             one being trained. Defaults to None.
         batch_size (int): Defaults to 32.
@@ -38,23 +52,31 @@ class LabelAgreement(BaseVariantFilter):
         score_thr (float): detection. Defaults to 0.3.
     """
 
-    def __init__(self, min_ratio: float = 0.5, max_tries: int = 3,
+    REALS_PER_CLASS = 50
+
+    def __init__(self, min_ratio: float = 0.5,
+                 max_tries: Optional[int] = None,
                  checkpoint: Optional[str] = None, batch_size: int = 32,
-                 iou_thr: float = 0.5, score_thr: float = 0.3):
+                 iou_thr: float = 0.5, score_thr: float = 0.3,
+                 strengths: Optional[Sequence[float]] = None,
+                 novelty_floor: Optional[float] = None):
         if not 0 <= min_ratio:
             raise ValueError(f'min_ratio must be >= 0, got {min_ratio}.')
-        super().__init__(max_tries)
+        if max_tries is None and not strengths:
+            max_tries = 3
+        super().__init__(max_tries, strengths, novelty_floor)
         self.min_ratio = float(min_ratio)
         self.checkpoint = checkpoint
         self.batch_size = int(batch_size)
         self.iou_thr = float(iou_thr)
         self.score_thr = float(score_thr)
         self.scorer = None
+        self._spread = {}  # reader fingerprint: novelty's unit per class
 
     def settings(self) -> dict:
-        return dict(type='LabelAgreement', min_ratio=self.min_ratio,
-                    max_tries=self.max_tries, checkpoint=self.checkpoint,
-                    iou_thr=self.iou_thr, score_thr=self.score_thr)
+        return dict(super().settings(), min_ratio=self.min_ratio,
+                    checkpoint=self.checkpoint, iou_thr=self.iou_thr,
+                    score_thr=self.score_thr)
 
     def bind(self, cfg, model=None) -> 'LabelAgreement':
         """Score with ``model`` (the one being trained), or with the
@@ -73,18 +95,53 @@ class LabelAgreement(BaseVariantFilter):
     def judge(self, reader, cache,
               pairs: Sequence[Tuple[int, int]]) -> List[bool]:
         """Whether each (source, variant) of ``pairs`` is kept."""
+        return [kept for kept, _ in self.assess(reader, cache, pairs)]
+
+    def assess(self, reader, cache, pairs: Sequence[Tuple[int, int]]
+               ) -> List[Tuple[bool, float]]:
+        """(kept, novelty) of each pair; novelty is measured only for a
+        ladder with a floor (else NaN)."""
         if not pairs:
             return []
+        floor = self.ladder is not None and \
+            self.ladder.novelty_floor is not None
         sources = sorted({s for s, _ in pairs})
         if reader.is_detection:
-            return self._judge_boxes(reader, cache, pairs, sources)
+            if floor:
+                raise ValueError(
+                    'novelty_floor is measured with a classifier\'s '
+                    'features: remove it from the detection filter.')
+            return [(k, float('nan'))
+                    for k in self._judge_boxes(reader, cache, pairs,
+                                               sources)]
         labels = reader.gt_labels()
-        src, _ = self.scorer.classify(reader, cache,
-                                      [(s, None) for s in sources])
-        var, _ = self.scorer.classify(reader, cache, pairs)
-        p_src = {s: src[k, labels[s]] for k, s in enumerate(sources)}
-        return [bool(var[k, labels[s]] >= self.min_ratio * p_src[s])
+        src, src_feat = self.scorer.classify(reader, cache,
+                                             [(s, None) for s in sources])
+        var, var_feat = self.scorer.classify(reader, cache, pairs)
+        at = {s: k for k, s in enumerate(sources)}
+        novelty = np.full(len(pairs), np.nan)
+        if floor:
+            unit = self._unit(reader)
+            novelty = cosine_distance(
+                var_feat, src_feat[[at[s] for s, _ in pairs]]) / np.array(
+                    [unit.get(int(labels[s]), np.nan) for s, _ in pairs])
+        return [(bool(var[k, labels[s]] >= self.min_ratio *
+                      src[at[s], labels[s]]), float(novelty[k]))
                 for k, (s, _) in enumerate(pairs)]
+
+    def _unit(self, reader) -> dict:
+        """Per class, the median feature distance between two of its real
+        images (novelty's unit), measured once per dataset."""
+        key = reader.fingerprint()
+        if key not in self._spread:
+            labels = reader.gt_labels()
+            reals = sorted(int(i) for c in np.unique(labels)
+                           for i in np.flatnonzero(labels == c)
+                           [:self.REALS_PER_CLASS])
+            _, feats = self.scorer.classify(reader, None,
+                                            [(s, None) for s in reals])
+            self._spread[key] = class_spread(feats, labels[reals])
+        return self._spread[key]
 
     def _judge_boxes(self, reader, cache, pairs, sources) -> List[bool]:
         num_classes = len(reader.classes)

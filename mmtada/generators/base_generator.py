@@ -13,8 +13,11 @@ class BaseGenerator:
 
     Attributes:
         batch_size (int): the most images :meth:`generate` takes at once.
+        varies_strength (bool): whether an annotation's ``strength``
+            changes the edit (a strength ladder needs it).
     """
     batch_size: int = 1
+    varies_strength: bool = False
 
     def generate(self, images: List[np.ndarray], annotations: List[dict],
                  seeds: List[int]) -> List[np.ndarray]:
@@ -25,8 +28,10 @@ class BaseGenerator:
             annotations: one dict per image: ``gt_label`` (int) and
                 ``class_name`` (str); optionally ``mask`` ((H, W), nonzero
                 marks the region edited with the generator's inside
-                strength); detection adds ``bboxes`` ((K, 4) xyxy pixels)
-                and ``labels``.
+                strength); optionally ``strength`` (float: this image's
+                edit strength, in place of the generator's; a strength
+                ladder's step); detection adds ``bboxes`` ((K, 4) xyxy
+                pixels) and ``labels``.
             seeds: one int per image; the variant depends on nothing else
                 that is random.
 

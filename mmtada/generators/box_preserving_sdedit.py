@@ -33,7 +33,9 @@ class BoxPreservingSDEdit(BaseGenerator):
     ``restore_detail`` the edit (variant minus source, at the model's
     resolution) is upscaled and added to the full-resolution source, so a
     small model does not blur what it barely changes. Sources arrive as
-    RGB (the dataset converts grayscale, palette and RGBA).
+    RGB (the dataset converts grayscale, palette and RGBA). An
+    annotation's ``strength`` (a strength ladder's step) replaces the
+    strength of the region the mode varies (the background, or the boxes).
 
     Args:
         generator (dict): the SDEdit generator, without strengths.
@@ -90,6 +92,7 @@ class BoxPreservingSDEdit(BaseGenerator):
                 f"(mmtada.PixelSDEdit or mmtada.LatentSDEdit), not "
                 f"{cfg.get('type')}.") from None
         self.batch_size = self.generator.batch_size
+        self.varies_strength = True
         self.resolution = int(self.generator.resolution)
 
     def generate(self, images: List[np.ndarray], annotations: List[dict],
@@ -105,11 +108,14 @@ class BoxPreservingSDEdit(BaseGenerator):
             squares.append(square)
             shapes.append(shape)
             square_masks.append(square_mask)
-        masked = [dict(a, mask=m) for a, m in zip(annotations, square_masks)]
+        inside, outside = zip(*[self._strengths(a) for a in annotations])
+        masked = [dict(a, mask=m, strength=o, strength_inside=i)
+                  for a, m, i, o in zip(annotations, square_masks, inside,
+                                        outside)]
         edited = self.generator.generate(squares, masked, seeds)
         out = []
-        parts = zip(images, masks, squares, shapes, edited)
-        for img, mask, square, (sh, sw), var in parts:
+        parts = zip(images, masks, squares, shapes, edited, inside, outside)
+        for img, mask, square, (sh, sw), var, s_in, s_out in parts:
             h, w = img.shape[:2]
             if self.restore_detail:
                 delta = var[:sh, :sw].astype(np.float32) - \
@@ -120,11 +126,21 @@ class BoxPreservingSDEdit(BaseGenerator):
                     img.shape), 0, 255).round().astype(np.uint8)
             else:
                 res = resize(np.ascontiguousarray(var[:sh, :sw]), (w, h))
-            keep = np.where(mask, self.box_strength == 0,
-                            self.background_strength == 0)
+            keep = np.where(mask, s_in == 0, s_out == 0)
             res[keep] = img[keep]
             out.append(res)
         return out
+
+    def _strengths(self, annotation: dict) -> tuple:
+        """(inside the boxes, outside) for one image: the annotation's
+        ``strength`` takes the varied region's place."""
+        inside, outside = self.box_strength, self.background_strength
+        if 'strength' in annotation:
+            if self.mode == 'background':
+                outside = float(annotation['strength'])
+            else:
+                inside = float(annotation['strength'])
+        return inside, outside
 
     def settings(self) -> dict:
         return dict(type='BoxPreservingSDEdit', mode=self.mode,

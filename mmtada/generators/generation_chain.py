@@ -16,9 +16,10 @@ from mmtada.registry import GENERATORS
 from mmtada.utils.fileio import atomic_write_json
 from .sharded_generation import generate_shard, variant_pairs
 from .sample_source import SampleSource
+from .strength_ladder import StrengthLadder
 from .variant_cache import VariantCache
 
-FILTER_COUNTS = ('kept', 'remade', 'dropped', 'filter_seconds')
+FILTER_COUNTS = ('kept', 'remade', 'dropped', 'filter_seconds', 'strengths')
 
 
 class VariantSet(NamedTuple):
@@ -26,7 +27,8 @@ class VariantSet(NamedTuple):
     the (source, variant) pairs to serve (variant None: the source itself,
     where the filter dropped all its variants), this call's counts
     (``total``, ``generated``, ``reused``, ``seconds``; with a filter also
-    ``kept``, ``remade``, ``dropped``, ``filter_seconds``) and the
+    ``kept``, ``remade``, ``dropped``, ``filter_seconds``; with a ladder
+    ``strengths``, the served slots per strength) and the
     filter's verdicts (``{(source, variant): accepted variant or -1}``,
     None without a filter)."""
     cache: VariantCache
@@ -34,14 +36,26 @@ class VariantSet(NamedTuple):
     counts: dict
     verdicts: Optional[Dict[Tuple[int, int], int]]
 
+    def served_record(self) -> dict:
+        """What ``tada/served.json`` holds: the served pairs and, with a
+        strength ladder, the strength each was made at (None: the
+        source)."""
+        out = dict(pairs=self.pairs)
+        if self.cache.ladder is not None:
+            out['strengths'] = [None if v is None else
+                                self.cache.strength_of(v)
+                                for _, v in self.pairs]
+        return out
+
 
 def open_cache(generator_cfg: dict, samples: SampleSource, seed: int,
-               root: str) -> VariantCache:
-    """The cache a run with ``generator_cfg`` and ``seed`` uses under
-    ``root``, for tools that read a run's variants. Builds the generator
-    (its settings key the cache) and releases it."""
+               root: str,
+               ladder: Optional[StrengthLadder] = None) -> VariantCache:
+    """The cache a run with ``generator_cfg``, ``seed`` (and its filter's
+    ``ladder``) uses under ``root``, for tools that read a run's variants.
+    Builds the generator (its settings key the cache) and releases it."""
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
-    return VariantCache.for_run(root, samples, generator, seed)
+    return VariantCache.for_run(root, samples, generator, seed, ladder)
 
 
 def served(pairs, accepted: Dict) -> List[Tuple[int, Optional[int]]]:
@@ -72,7 +86,8 @@ def make_variants(generator_cfg: dict,
                   record: Optional[str] = None,
                   shard: Optional[Tuple[int, int]] = None,
                   variant_filter=None,
-                  verdicts: Optional[Dict] = None) -> VariantSet:
+                  verdicts: Optional[Dict] = None,
+                  ladder: Optional[StrengthLadder] = None) -> VariantSet:
     """Make every missing variant of ``sources`` and say what to serve.
 
     The generator is built here and released before returning, so that
@@ -89,9 +104,12 @@ def make_variants(generator_cfg: dict,
     new variants (collective: the verdicts are gathered, so every rank
     serves the same); variant ``v`` of a sample is tried as ``v``, then
     ``v + k``, ``v + 2k``, ... (k = ``num_variants``; each try its own seed
-    and cache file) up to the filter's ``max_tries``, then dropped.
-    ``verdicts`` (a resumed run's) are applied as they are: nothing is
-    judged or remade again, only missing files are made.
+    and cache file) up to the filter's ``max_tries``, then dropped. With
+    the filter's strength ladder (:class:`StrengthLadder`) each try is
+    made at the step the walk reached, its id saying which, and the
+    ladder keys the cache. ``verdicts`` (a resumed run's) are applied as
+    they are: nothing is judged or remade again, only missing files are
+    made (the filter, then unbound, gives only its ladder).
 
     Args:
         generator_cfg (dict): the generator's config (``type=...``).
@@ -108,10 +126,22 @@ def make_variants(generator_cfg: dict,
             kept).
         verdicts (dict, optional): a previous call's verdicts. Defaults to
             None.
+        ladder (StrengthLadder, optional): without a filter, each variant
+            is made at its first step (e.g. ``tools/generate.py`` ahead of
+            a run that filters). Defaults to None: the filter's.
     """
     k = int(num_variants)
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
-    cache = VariantCache.for_run(cache_root, samples, generator, seed)
+    if ladder is None:
+        ladder = getattr(variant_filter, 'ladder', None)
+    if ladder is not None and not generator.varies_strength:
+        raise ValueError(
+            f'a strength ladder needs a generator with a strength '
+            f'(PixelSDEdit, LatentSDEdit, BoxPreservingSDEdit), not '
+            f'{type(generator).__name__}: remove the filter\'s strengths '
+            'or change the generator.')
+    cache = VariantCache.for_run(cache_root, samples, generator, seed,
+                                 ladder)
     pairs = variant_pairs(sources, k)
     counts = dict(total=len(pairs), generated=0, reused=0, seconds=0.0)
 
@@ -125,8 +155,8 @@ def make_variants(generator_cfg: dict,
         make([(s, v) for (s, _), v in verdicts.items() if v >= 0])
         accepted = {p: v for p, v in verdicts.items() if v >= 0}
     elif variant_filter is None:
-        make(pairs)
-        accepted = {p: p[1] for p in pairs}
+        accepted = {p: try_id(ladder, p[1], k) for p in pairs}
+        make([(s, accepted[(s, v)]) for s, v in pairs])
     else:
         accepted = _filtered(make, variant_filter, samples, cache, pairs, k,
                              counts)
@@ -135,13 +165,20 @@ def make_variants(generator_cfg: dict,
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
     if verdicts is not None:
+        first = {p: try_id(ladder, p[1], k) for p in pairs}
         counts.update(
-            kept=sum(accepted.get(p) == p[1] for p in pairs),
-            remade=sum(p in accepted and accepted[p] != p[1] for p in pairs),
+            kept=sum(accepted.get(p) == first[p] for p in pairs),
+            remade=sum(p in accepted and accepted[p] != first[p]
+                       for p in pairs),
             dropped=sum(p not in accepted for p in pairs))
+    serve = served(pairs, accepted)
     filtered = '' if verdicts is None else (
         f", filter: {counts['kept']} kept, {counts['remade']} remade, "
         f"{counts['dropped']} dropped")
+    if ladder is not None:
+        counts['strengths'] = strength_counts(cache, serve)
+        filtered += ', served at strength ' + ', '.join(
+            f'{s}: {n}' for s, n in counts['strengths'].items())
     print_log(
         f"TADA generation: {counts['total']} variants "
         f"({counts['generated']} made, {counts['reused']} reused) in "
@@ -149,34 +186,71 @@ def make_variants(generator_cfg: dict,
         logger='current')
     if record is not None and dist.is_main_process():
         record_generation(record, cache, len(sources), k, counts)
-    return VariantSet(cache, served(pairs, accepted), counts, verdicts)
+    return VariantSet(cache, serve, counts, verdicts)
+
+
+def strength_counts(cache: VariantCache, pairs) -> Dict[str, int]:
+    """How many of ``pairs`` serve a variant made at each of the cache's
+    ladder strengths (highest first; a slot serving its source counts
+    under ``'source'``)."""
+    out = {str(s): 0 for s in cache.ladder.strengths}
+    for _, v in pairs:
+        key = 'source' if v is None else str(cache.strength_of(v))
+        out[key] = out.get(key, 0) + 1
+    return out
 
 
 def _filtered(make, variant_filter, samples, cache, pairs, k,
               counts) -> Dict[Tuple[int, int], int]:
     """Make, judge and remake until every pair is accepted or out of
-    tries; returns the accepted variant of each accepted pair."""
+    tries (with a ladder, walking it: :meth:`StrengthLadder.step`);
+    returns the accepted variant of each accepted pair."""
     rank, world = dist.get_rank(), dist.get_world_size()
-    accepted, pending = {}, list(pairs)
+    ladder, tries = variant_filter.ladder, variant_filter.max_tries
+    accepted = {}
+    walk = {p: (0, None) for p in pairs}  # pair: (level, reserve)
     counts['filter_seconds'] = 0.0
-    for t in range(variant_filter.max_tries):
-        if not pending:
+    for t in range(tries):
+        if not walk:
             break
-        tries = [(s, v + t * k) for s, v in pending]
-        make(tries)
+        pending = list(walk)
+        made = [(s, try_id(ladder, v, k, walk[(s, v)][0], t))
+                for s, v in pending]
+        make(made)
         start = time.perf_counter()
-        mine = list(range(rank, len(tries), world))
-        keep = variant_filter.judge(samples, cache, [tries[i] for i in mine])
-        gathered = dist.all_gather_object(dict(zip(mine, keep)))
-        verdict = {i: ok for part in gathered for i, ok in part.items()}
+        mine = list(range(rank, len(made), world))
+        got = variant_filter.assess(samples, cache, [made[i] for i in mine])
+        gathered = dist.all_gather_object(dict(zip(mine, got)))
+        verdict = {i: v for part in gathered for i, v in part.items()}
         took = dist.all_gather_object(time.perf_counter() - start)
         counts['filter_seconds'] += max(took)
         counts['seconds'] += max(took)
         for i, pair in enumerate(pending):
-            if verdict[i]:
-                accepted[pair] = tries[i][1]
-        pending = [p for p in pending if p not in accepted]
+            kept, novelty = verdict[i]
+            last = t == tries - 1
+            if ladder is None:
+                done, serve, step = kept or last, \
+                    made[i][1] if kept else None, (0, None)
+            else:
+                level, reserve = walk[pair]
+                done, serve, level, reserve = ladder.step(
+                    level, kept, novelty, reserve, made[i][1], last)
+                step = (level, reserve)
+            if not done:
+                walk[pair] = step
+                continue
+            del walk[pair]
+            if serve is not None:
+                accepted[pair] = serve
     return accepted
+
+
+def try_id(ladder: Optional[StrengthLadder], variant: int, k: int,
+           level: int = 0, attempt: int = 0) -> int:
+    """The cache id of try ``attempt`` of ``variant`` (at ``level``)."""
+    if ladder is None:
+        return variant + attempt * k
+    return ladder.variant_id(variant, attempt, k, level)
 
 
 def record_generation(path: str, cache: VariantCache, selected: int,

@@ -115,8 +115,9 @@ class LatentSDEdit(SDEditGenerator):
         return predict
 
     @torch.no_grad()
-    def generate(self, images: List[np.ndarray], annotations: List[dict],
-                 seeds: List[int]) -> List[np.ndarray]:
+    def edit(self, images: List[np.ndarray], annotations: List[dict],
+             seeds: List[int], strength: float,
+             strength_inside: Optional[float]) -> List[np.ndarray]:
         x = to_model(images, self.resolution, self.device, self.dtype)
         sf = self.vae.config.scaling_factor
         latents = self.vae.encode(x).latent_dist.mean * sf
@@ -126,18 +127,18 @@ class LatentSDEdit(SDEditGenerator):
         uncond = None
         if self.guidance_scale != 1:
             uncond = self._embed(self.negative_prompt).expand_as(cond)
-        strength = strength_maps(annotations, self.strength,
-                                 self.strength_inside, self.resolution)
-        strength = F.interpolate(strength, size=latents.shape[-2:],
-                                 mode='nearest')
+        per_pixel = F.interpolate(
+            strength_maps(annotations, strength, strength_inside,
+                          self.resolution),
+            size=latents.shape[-2:], mode='nearest')
         gens = [torch.Generator('cpu').manual_seed(int(s)) for s in seeds]
         latents = sdedit(latents, self._predict(cond, uncond),
-                         self.scheduler, self.num_inference_steps, strength,
+                         self.scheduler, self.num_inference_steps, per_pixel,
                          gens)
         out = from_model(self.vae.decode(latents / sf).sample,
                          [img.shape for img in images])
-        return keep_exact(images, out, annotations, self.strength,
-                          self.strength_inside)
+        return keep_exact(images, out, annotations, strength,
+                          strength_inside)
 
     def settings(self) -> dict:
         return dict(

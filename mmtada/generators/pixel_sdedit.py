@@ -90,8 +90,9 @@ class PixelSDEdit(SDEditGenerator):
             return self.unet(x, t, class_labels=labels).sample
         return predict
 
-    def generate(self, images: List[np.ndarray], annotations: List[dict],
-                 seeds: List[int]) -> List[np.ndarray]:
+    def edit(self, images: List[np.ndarray], annotations: List[dict],
+             seeds: List[int], strength: float,
+             strength_inside: Optional[float]) -> List[np.ndarray]:
         r = self.resolution
         boxes = [letterbox(img, r) for img in images]
         masked = []
@@ -108,18 +109,18 @@ class PixelSDEdit(SDEditGenerator):
             labels = torch.tensor([int(a['gt_label']) for a in annotations],
                                   device=self.device)
         gens = [torch.Generator('cpu').manual_seed(int(s)) for s in seeds]
-        strength = strength_maps(masked, self.strength, self.strength_inside,
+        per_pixel = strength_maps(masked, strength, strength_inside,
                                  r)
         x = sdedit(x0, self._predict(labels), self.scheduler,
-                   self.num_inference_steps, strength, gens)
+                   self.num_inference_steps, per_pixel, gens)
         if self.grayscale:
             x = x.expand(-1, 3, -1, -1)
         squares = from_model(x, [(r, r)] * len(images))
         out = [resize(np.ascontiguousarray(sq[:sh, :sw]),
                       (img.shape[1], img.shape[0]))
                for sq, (_, (sh, sw)), img in zip(squares, boxes, images)]
-        return keep_exact(images, out, annotations, self.strength,
-                          self.strength_inside)
+        return keep_exact(images, out, annotations, strength,
+                          strength_inside)
 
     def settings(self) -> dict:
         return dict(type='PixelSDEdit', weights=self._fingerprint,

@@ -1,6 +1,7 @@
 """What the pixel and latent SDEdit generators share."""
-from typing import Optional
+from typing import List, Optional
 
+import numpy as np
 import torch
 
 from .base_generator import BaseGenerator
@@ -11,6 +12,12 @@ DTYPES = dict(fp32=torch.float32, fp16=torch.float16, bf16=torch.bfloat16)
 
 class SDEditGenerator(BaseGenerator):
     """Strengths, scheduler, steps, device and dtype of an SDEdit generator.
+
+    An annotation's ``strength`` / ``strength_inside`` (a strength
+    ladder's step) replaces the generator's for that image. Images are
+    edited in groups of equal strengths, one :meth:`edit` call each, so an
+    image is the same whatever it is batched with: the one it would be
+    made alone at its strength with its seed.
 
     The defaults are each generator's (see its own docstring).
 
@@ -50,6 +57,34 @@ class SDEditGenerator(BaseGenerator):
             if device == 'auto' else device)
         self.dtype = DTYPES[dtype] if dtype != 'auto' else (
             torch.float16 if self.device.type == 'cuda' else torch.float32)
+
+    varies_strength = True
+
+    def generate(self, images: List[np.ndarray], annotations: List[dict],
+                 seeds: List[int]) -> List[np.ndarray]:
+        groups = {}
+        for i, ann in enumerate(annotations):
+            key = (float(ann.get('strength', self.strength)),
+                   ann.get('strength_inside', self.strength_inside))
+            if not 0 <= key[0] <= 1:
+                raise ValueError(f'strengths must be in [0, 1], got '
+                                 f'{key[0]}.')
+            groups.setdefault(key, []).append(i)
+        out = [None] * len(images)
+        for (strength, inside), idx in groups.items():
+            made = self.edit([images[i] for i in idx],
+                             [annotations[i] for i in idx],
+                             [seeds[i] for i in idx], strength, inside)
+            for i, img in zip(idx, made):
+                out[i] = img
+        return out
+
+    def edit(self, images: List[np.ndarray], annotations: List[dict],
+             seeds: List[int], strength: float,
+             strength_inside: Optional[float]) -> List[np.ndarray]:
+        """:meth:`generate` for images of one ``strength`` (and
+        ``strength_inside``)."""
+        raise NotImplementedError
 
     def scheduler_class(self):
         from diffusers import DDIMScheduler, DDPMScheduler

@@ -22,6 +22,13 @@ def variant_pairs(sources: Sequence[int],
     return [(int(s), v) for s in sorted(sources) for v in range(num_variants)]
 
 
+def with_strength(annotation: dict, strength: Optional[float]) -> dict:
+    """The annotation a generator gets for a variant made at a ladder's
+    ``strength`` (None: as it is; see :class:`BaseGenerator`)."""
+    return annotation if strength is None \
+        else dict(annotation, strength=strength)
+
+
 def generate_shard(generator, cache, samples,
                    pairs: Sequence[Tuple[int, int]], seed: int,
                    shard: Optional[Tuple[int, int]] = None) -> dict:
@@ -32,11 +39,11 @@ def generate_shard(generator, cache, samples,
     list (:func:`variant_pairs` sorts it), so across ranks each variant is
     made exactly once. Pairs cached whole (by an earlier or interrupted
     run, or a run sharing the cache, even while this one runs) are skipped;
-    missing,
-    corrupt or truncated ones (checked against the cache manifest) are
-    made again. Ends with a barrier: afterwards
-    every rank can read every variant, provided ``cache`` lies on a file
-    system all ranks see (for multi-node runs: a shared one).
+    missing, corrupt or truncated ones (checked against the cache
+    manifest) are made again; a variant of a ladder's cache is made at the
+    strength its id says. Ends with a barrier: afterwards every rank can
+    read every variant, provided ``cache`` lies on a file system all ranks
+    see (for multi-node runs: a shared one).
 
     Args:
         generator: a :class:`BaseGenerator`.
@@ -67,7 +74,9 @@ def generate_shard(generator, cache, samples,
         batch = [p for p in chunk if not cache.has(*p)]
         if batch:
             images = [samples.source_image(s) for s, _ in batch]
-            annotations = [samples.source_annotation(s) for s, _ in batch]
+            annotations = [with_strength(samples.source_annotation(s),
+                                         cache.strength_of(v))
+                           for s, v in batch]
             seeds = [variant_seed(seed, s, v) for s, v in batch]
             for (s, v), img in zip(
                     batch, generator.generate(images, annotations, seeds)):

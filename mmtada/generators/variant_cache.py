@@ -14,6 +14,7 @@ import numpy as np
 from mmtada.utils.fileio import (HOST, atomic_write_bytes,
                                  remove_stale_temp_files, temp_prefix)
 from mmtada.utils.image_format import ImageFormat, to_format, to_rgb8
+from .strength_ladder import StrengthLadder
 
 Pair = Tuple[int, int]
 
@@ -65,19 +66,29 @@ class VariantCache:
     other ranks) write whole files under the same names and each lists
     them; :meth:`refresh` reads what the others listed.
 
+    With a :class:`StrengthLadder` the settings hold its strengths and a
+    variant's id says the strength it was made at (:meth:`strength_of`).
+
     Args:
         root (str): cache root (under the work dir, or shared).
         dataset (str): fingerprint (hex) of the source dataset.
         settings (dict): the generator's settings plus the seed.
+        ladder (StrengthLadder, optional): Defaults to None (every variant
+            at the generator's own strength).
     """
 
-    def __init__(self, root: str, dataset: str, settings: dict):
+    def __init__(self, root: str, dataset: str, settings: dict,
+                 ladder: Optional[StrengthLadder] = None):
         if not re.fullmatch(r'[0-9a-f]{12,}', str(dataset)):
             raise ValueError(
                 f'dataset fingerprint {dataset!r} is not a hex digest: pass '
                 'SampleReader.fingerprint().')
         self.settings = dict(settings)
-        self.dir = osp.join(root, f'{dataset[:12]}-{settings_key(settings)}')
+        self.ladder = ladder
+        if ladder is not None:
+            self.settings['ladder'] = list(ladder.strengths)
+        self.dir = osp.join(root,
+                            f'{dataset[:12]}-{settings_key(self.settings)}')
         self._entries: Dict[Pair, Set[Tuple[int, str]]] = {}
         self._offsets: Dict[str, int] = {}
         self._log = None
@@ -100,12 +111,19 @@ class VariantCache:
         self.refresh()
 
     @classmethod
-    def for_run(cls, root: str, source, generator,
-                seed: int) -> 'VariantCache':
+    def for_run(cls, root: str, source, generator, seed: int,
+                ladder: Optional[StrengthLadder] = None) -> 'VariantCache':
         """The cache of ``generator``'s variants of ``source`` (a
-        :class:`SampleSource`) made with ``seed``."""
+        :class:`SampleSource`) made with ``seed`` (and ``ladder``)."""
         return cls(root, source.fingerprint(),
-                   dict(generator=generator.settings(), seed=int(seed)))
+                   dict(generator=generator.settings(), seed=int(seed)),
+                   ladder)
+
+    def strength_of(self, variant_idx: int) -> Optional[float]:
+        """The strength a variant is made at: its ladder step's, or None
+        (the generator's own)."""
+        return None if self.ladder is None \
+            else self.ladder.strength_of(variant_idx)
 
     # -- manifest -------------------------------------------------------------
     def refresh(self) -> None:

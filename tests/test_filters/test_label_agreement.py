@@ -3,11 +3,13 @@ kept, remade and dropped, on a real classifier; the same on resume."""
 import json
 import os.path as osp
 
+import numpy as np
 import pytest
 import torch
 from mmengine.runner import Runner
 
 from mmtada.datasets import Digits, SampleReader
+from mmtada.evaluation.variant_quality import class_spread, cosine_distance
 from mmtada.filters import LabelAgreement
 from mmtada.generators import make_variants
 from mmtada.utils import RunLayout
@@ -86,8 +88,9 @@ def test_the_hook_filters_records_counts_and_resumes_without_rescoring(
     assert sorted(map(tuple, served), key=str) == sorted(
         hook.dataset.variants, key=str)  # what the dataset serves
     calls = []
-    monkeypatch.setattr(LabelAgreement, 'judge',
-                        lambda *a: calls.append(a) or [])
+    for name in ('judge', 'assess'):
+        monkeypatch.setattr(LabelAgreement, name,
+                            lambda *a: calls.append(a) or [])
     cfg = cls_cfg(max_epochs=3, select_epoch=1, num_variants=2,
                   generator=pixel(pixel_weights), variant_filter=flt)
     cfg.resume = True
@@ -100,6 +103,61 @@ def test_the_hook_filters_records_counts_and_resumes_without_rescoring(
                       weights_only=False)
     assert ckpt['tada']['verdicts'] == [
         [s, v, a] for (s, v), a in sorted(hook.state.verdicts.items())]
+
+
+def test_novelty_is_variant_qualitys_and_copies_have_none(
+        cls_cfg, tmp_path, pixel_weights):
+    reader = SampleReader(Digits(split='train', indices=40, pipeline=[]))
+    runner = Runner.from_cfg(cls_cfg())
+    flt = LabelAgreement(min_ratio=0.5, strengths=(0.9, 0.5),
+                         novelty_floor=0.3).bind(runner.cfg, runner.model)
+    sources = [0, 5, 9]
+    copies = make_variants(pixel(pixel_weights, 0.0), reader, sources, 1, 0,
+                           str(tmp_path))
+    edits = make_variants(pixel(pixel_weights, 0.9), reader, sources, 1, 0,
+                          str(tmp_path))
+    got = flt.assess(reader, copies.cache, copies.pairs)
+    assert [kept for kept, _ in got] == [True] * 3
+    assert np.allclose([n for _, n in got], 0, atol=1e-3)
+    got = flt.assess(reader, edits.cache, edits.pairs)
+    assert all(n > 0 for _, n in got)
+    # the unit: variant_quality's class spread over the first 50 of each
+    # class (here every image of the 40), measured once
+    labels = reader.gt_labels()
+    probs, feats = flt.scorer.classify(reader, None,
+                                       [(s, None) for s in range(40)])
+    unit = class_spread(feats, labels)
+    _, var = flt.scorer.classify(reader, edits.cache, edits.pairs)
+    expect = [cosine_distance(var[k], feats[s]) / unit[labels[s]]
+              for k, (s, _) in enumerate(edits.pairs)]
+    assert np.allclose([n for _, n in got], expect, rtol=1e-5)
+    assert flt.judge(reader, edits.cache, edits.pairs) == \
+        [k for k, _ in got]
+    # without a floor nothing is measured
+    plain = LabelAgreement(min_ratio=0.5).bind(cls_cfg(), flt.scorer.model)
+    assert all(np.isnan(n) for _, n in plain.assess(reader, edits.cache,
+                                                     edits.pairs))
+
+
+def test_the_hook_walks_a_ladder_and_records_each_strength(
+        cls_cfg, pixel_weights):
+    flt = dict(type='mmtada.LabelAgreement', min_ratio=1.0,
+               strengths=(0.9, 0.5, 0.1))
+    cfg = cls_cfg(max_epochs=2, select_epoch=1, num_variants=2,
+                  generator=pixel(pixel_weights), variant_filter=flt)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    layout = RunLayout(runner.work_dir)
+    served = json.load(open(layout.served))
+    gen = json.load(open(layout.generation))
+    cache = lag_hook(runner).dataset._cache
+    assert cache.settings['ladder'] == [0.9, 0.5, 0.1]
+    assert served['strengths'] == [
+        None if v is None else cache.strength_of(v)
+        for _, v in served['pairs']]
+    assert sum(gen['strengths'].values()) == len(served['pairs'])
+    assert set(gen['strengths']) <= {'0.9', '0.5', '0.1', 'source'}
+    assert gen['settings']['ladder'] == [0.9, 0.5, 0.1]
 
 
 def test_bad_filter_settings_are_clear():

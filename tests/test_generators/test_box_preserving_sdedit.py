@@ -41,6 +41,34 @@ def test_modes_keep_one_side_exactly_and_change_the_other(pixel_weights,
     assert np.array_equal(out, again)
 
 
+@pytest.mark.parametrize('mode', ['background', 'objects'])
+def test_a_ladder_step_sets_the_strength_of_the_region_the_mode_varies(
+        pixel_weights, mode):
+    """An annotation's ``strength`` replaces the varied region's strength
+    only: the image equals the one made with that strength set, and the
+    kept region stays exact."""
+    fixed = dict(background=dict(box_strength=0.0),
+                 objects=dict(background_strength=0.0))[mode]
+    varied = dict(background='background_strength',
+                  objects='box_strength')[mode]
+    img, other = scene(), scene(seed=1)
+    stepped = build(pixel_weights, mode=mode, **fixed).generate(
+        [img, other], [dict(ann(), strength=0.2), dict(ann(), strength=0.8)],
+        [3, 4])
+    for src, out, s, seed in ((img, stepped[0], 0.2, 3),
+                              (other, stepped[1], 0.8, 4)):
+        alone, = build(pixel_weights, mode=mode, **fixed,
+                       **{varied: s}).generate([src], [ann()], [seed])
+        assert np.array_equal(out, alone)
+    inside = layout_mask(img.shape, BOXES, 0.1, 2)
+    kept = inside if mode == 'background' else ~inside
+    assert np.array_equal(stepped[0][kept], img[kept])
+    # a step of 0 returns the source exactly
+    same, = build(pixel_weights, mode=mode, **fixed).generate(
+        [img], [dict(ann(), strength=0.0)], [3])
+    assert np.array_equal(same, img)
+
+
 @pytest.mark.parametrize('shape', [(8, 8, 3), (97, 300, 3), (300, 41, 3)])
 def test_any_size_and_aspect(pixel_weights, shape):
     gen = build(pixel_weights, box_strength=0.0)

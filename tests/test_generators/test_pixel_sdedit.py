@@ -84,3 +84,20 @@ def test_bad_weights_are_clear(pixel_weights, latent_weights, tmp_path):
         build(latent_weights)
     with pytest.raises(ValueError, match=r'\[0, 1\]'):
         build(pixel_weights, strength=1.5)
+
+
+def test_a_strength_per_image_gives_each_image_it_would_get_alone(
+        pixel_weights):
+    src = images(4)
+    strengths = [0.5, 0.2, 0.5, 0.8]
+    ann = [dict(gt_label=i, strength=s) for i, s in enumerate(strengths)]
+    mixed = build(pixel_weights, strength=0.3).generate(src, ann,
+                                                        [1, 2, 3, 4])
+    for i, s in enumerate(strengths):
+        alone = build(pixel_weights, strength=s).generate(
+            [src[i]], [dict(gt_label=i)], [i + 1])[0]
+        assert np.array_equal(mixed[i], alone)
+    assert not np.array_equal(mixed[0], mixed[2])  # different seeds
+    with pytest.raises(ValueError, match=r'strengths must be in \[0, 1\]'):
+        build(pixel_weights).generate(src[:1], [dict(gt_label=0,
+                                                     strength=1.5)], [1])

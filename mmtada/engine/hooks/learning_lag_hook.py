@@ -219,9 +219,11 @@ class LearningLagHook(Hook):
         """Make the selection's variants (collective), serve them, and
         restart persistent workers once so that they see them."""
         state, variant_filter = self.state, None
-        if self.variant_filter_cfg is not None and state.verdicts is None:
+        if self.variant_filter_cfg is not None:  # bound only to judge
             variant_filter = VARIANT_FILTERS.build(copy.deepcopy(
-                self.variant_filter_cfg)).bind(runner.cfg, runner.model)
+                self.variant_filter_cfg))
+            if state.verdicts is None:
+                variant_filter.bind(runner.cfg, runner.model)
         made = make_variants(
             self.generator_cfg, self.dataset.reader, state.selection.indices,
             self.num_variants, self.seed, self.cache_root(runner.work_dir),
@@ -229,7 +231,7 @@ class LearningLagHook(Hook):
             verdicts=state.verdicts)
         state.generation, state.verdicts = made.counts, made.verdicts
         if dist.is_main_process():
-            atomic_write_json(self.layout.served, dict(pairs=made.pairs))
+            atomic_write_json(self.layout.served, made.served_record())
             if state.selection.indices:
                 runner.visualizer.add_image(
                     'tada_hard_examples', selection_grid(
