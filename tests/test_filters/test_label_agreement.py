@@ -166,3 +166,40 @@ def test_bad_filter_settings_are_clear():
     with pytest.raises(KeyError, match='LabelAgreemnt'):
         from mmtada.engine.hooks import LearningLagHook
         LearningLagHook(variant_filter=dict(type='mmtada.LabelAgreemnt'))
+
+
+def test_detection_steps_the_background_strength_and_keeps_boxes(
+        det_cfg, pixel_weights, tmp_path):
+    from mmtada.apis import build_sample_reader
+    from mmtada.generators import StrengthLadder, layout_mask
+    cfg = det_cfg()
+    reader = build_sample_reader(cfg)
+    runner = Runner.from_cfg(cfg)
+    generator = dict(type='mmtada.BoxPreservingSDEdit', box_strength=0.0,
+                     generator=dict(type='mmtada.PixelSDEdit',
+                                    weights=pixel_weights,
+                                    num_inference_steps=10))
+    # the untrained detector finds no box on a source, so keeps each
+    # variant at the first step
+    flt = LabelAgreement(strengths=(0.8, 0.4)).bind(runner.cfg,
+                                                    runner.model)
+    made = make_variants(generator, reader, [0, 3], 1, 0, str(tmp_path),
+                         variant_filter=flt)
+    low = make_variants(generator, reader, [0, 3], 1, 0, str(tmp_path),
+                        ladder=StrengthLadder([0.4]))
+    assert [made.cache.strength_of(v) for _, v in made.pairs] == [0.8] * 2
+    assert made.counts['strengths'] == {'0.8': 2, '0.4': 0}
+    for (s, v), (_, w) in zip(made.pairs, low.pairs):
+        src = reader.source_image(s)
+        inside = layout_mask(src.shape, reader.source_annotation(s)['bboxes'],
+                             0.1, 2)
+        high_img, low_img = made.cache.read(s, v), low.cache.read(s, w)
+        for img in (high_img, low_img):
+            assert np.array_equal(img[inside], src[inside])
+        # the scene moves further at the higher step
+        assert np.abs(high_img - src.astype(float)).mean() > \
+            np.abs(low_img - src.astype(float)).mean()
+    floor = LabelAgreement(strengths=(0.8, 0.4), novelty_floor=0.3).bind(
+        runner.cfg, runner.model)
+    with pytest.raises(ValueError, match='remove it from the detection'):
+        floor.assess(reader, made.cache, made.pairs[:1])

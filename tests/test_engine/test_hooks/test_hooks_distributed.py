@@ -131,12 +131,13 @@ def test_detection_two_processes_match_one(tmp_path, det_cfg,
 def test_the_variant_filter_gives_two_ranks_what_it_gives_one(
         tmp_path, cls_cfg, pixel_weights):
     """Each rank judges its share; the gathered verdicts, so the served
-    data, equal one process's."""
+    data and the steps of the strength ladder each variant reached, equal
+    one process's."""
     cfg = cls_cfg(num_samples=64, num_slots=32, max_epochs=2,
                   select_epoch=1, rule='loss_quantile', num_variants=2,
                   generator=pixel_generator(pixel_weights, strength=0.9),
                   variant_filter=dict(type='mmtada.LabelAgreement',
-                                      min_ratio=1.0, max_tries=2))
+                                      min_ratio=1.0, strengths=(0.9, 0.5)))
     cfg.model.backbone.norm_cfg = dict(type='GN', num_groups=4)
     cfg.train_dataloader.batch_size = 32
     train_cli(cfg, tmp_path / 'one')
@@ -144,7 +145,7 @@ def test_the_variant_filter_gives_two_ranks_what_it_gives_one(
     train_cli(cfg, tmp_path / 'two', nproc=2)
     one, two = (json.load(open(RunLayout(str(tmp_path / w)).served))
                 for w in ('one', 'two'))
-    assert one == two
+    assert one == two and 'strengths' in one
     gen = json.load(open(RunLayout(str(tmp_path / 'two')).generation))
     assert gen['remade'] + gen['dropped'] > 0 and gen['kept'] > 0
     assert state_digest(tmp_path / 'two') == (
