@@ -46,29 +46,56 @@ def test_train_resume_and_test_from_the_command_line(tmp_path):
 def test_variant_quality_of_a_run_and_in_its_report(tmp_path,
                                                     pixel_weights):
     """A baseline is the reference; tools/variant_quality.py scores the
-    TADA run's served variants; the report shows the table."""
+    served variants of a TADA run whose filter walks a strength ladder;
+    the report shows the table and the strengths per class; a sweep
+    scores a ladder beside fixed strengths without a run."""
     base = str(tmp_path / 'base')
     run('tools/train.py', CONFIG, '--baseline', '--work-dir', base,
         '--cfg-options', *SHORT, 'default_hooks.checkpoint.interval=2')
+    ref = osp.join(base, 'epoch_2.pth')
+    ladder = tmp_path / 'ladder.py'
+    ladder.write_text(
+        f'_base_ = [{CONFIG!r}]\n'
+        'custom_hooks = [dict(_base_.custom_hooks[0], generator=dict('
+        f'type="mmtada.PixelSDEdit", weights={pixel_weights!r}, '
+        'num_inference_steps=4), variant_filter=dict('
+        'type="mmtada.LabelAgreement", strengths=(0.9, 0.5)))]\n')
     work = str(tmp_path / 'tada')
-    gen = ['custom_hooks.0.generator.type=mmtada.PixelSDEdit',
-           f'custom_hooks.0.generator.weights={pixel_weights}',
-           'custom_hooks.0.generator.num_inference_steps=4']
-    run('tools/train.py', CONFIG, '--work-dir', work, '--cfg-options',
-        *SHORT, *gen)
-    log = run('tools/variant_quality.py', CONFIG, '--work-dir', work,
-              '--checkpoint', osp.join(base, 'epoch_2.pth'),
-              '--cfg-options', *SHORT, *gen)
+    log = run('tools/train.py', str(ladder), '--work-dir', work,
+              '--cfg-options', *SHORT)
+    assert 'served at strength 0.9: ' in log
+    log = run('tools/variant_quality.py', str(ladder), '--work-dir', work,
+              '--checkpoint', ref, '--cfg-options', *SHORT)
     quality = json.load(open(osp.join(work, 'tada', 'variant_quality.json')))
     summary = quality['summary']
-    served = json.load(open(osp.join(work, 'tada', 'served.json')))['pairs']
-    assert summary['variants'] == len({tuple(p) for p in served})
+    served = json.load(open(osp.join(work, 'tada', 'served.json')))
+    assert summary['variants'] == len(
+        {tuple(p) for p in served['pairs'] if p[1] is not None})
+    assert set(served['strengths']) <= {0.9, 0.5, None}
+    per_class = served['strengths_per_class']
+    assert sum(n for row in per_class.values() for n in row.values()) == \
+        len(served['pairs'])
     assert 0 <= summary['label_kept'] <= 1 and summary['novelty'] > 0
     assert set(quality['per_class']) <= {str(d) for d in range(10)}
     assert '| all |' in log and 'label kept' in log
     run('tools/report.py', work)
-    assert 'Variant quality' in open(osp.join(work, 'tada',
-                                              'report.html')).read()
+    page = open(osp.join(work, 'tada', 'report.html')).read()
+    assert 'Variant quality' in page and 'served at strength 0.9' in page
+    assert 'Strengths the variants were served at, per class' in page
+    # a sweep: fixed strengths and a ladder, each through the filter
+    out = str(tmp_path / 'sweep')
+    log = run('tools/variant_quality.py', CONFIG, '--weights',
+              pixel_weights, '--checkpoint', ref, '--judge', ref,
+              '--strengths', '0.5', '--ladder', '0.9,0.5', '--sources', '20',
+              '--variants', '1', '--steps', '4', '--out', out,
+              '--cfg-options', *SHORT)
+    sweep = json.load(open(osp.join(out, 'variant_quality.json')))
+    arms = sweep['summary']
+    assert set(arms) == {'0.5', 'ladder 0.9>0.5'}
+    assert sum(arms['ladder 0.9>0.5']['strengths'].values()) == 20
+    for arm in arms.values():
+        assert arm['makes_per_served'] >= 1 and 0 <= arm['served'] <= 1
+    assert 'makes per served variant' in log
 
 
 def test_train_diffusion_stops_at_its_minutes_and_keeps_grey_grey(tmp_path):

@@ -8,6 +8,10 @@ by a reference model trained on the real data.
     python tools/variant_quality.py CONFIG --weights DIR --checkpoint REF.pth
         --strengths 0.2,0.35,0.5 --out DIR [--sources 200] [--variants 2]
         [--steps 20] [--generator PixelSDEdit] [--seed 0]
+        # the variants a filter would serve, and a strength ladder beside
+        # the fixed strengths (the filter's judge is not the reference)
+        [--judge JUDGE.pth [--ladder 0.5,0.35,0.2] [--min-ratio 0.5]
+         [--novelty-floor 0.3]]
 
 ``--checkpoint``: a model of the config trained on the real data (a
 ``tools/train.py --baseline`` run's checkpoint). Classification: per
@@ -16,7 +20,12 @@ relative to the rate on the sources), p(label | variant) / p(label |
 source), novelty (feature distance to the source in units of the distance
 between two real images of the class), sibling novelty (between two
 variants of one source) and PSNR; aggregated overall, per class, and per
-strength for a sweep (see mmtada/evaluation/variant_quality.py). Detection
+strength for a sweep (see mmtada/evaluation/variant_quality.py). With
+``--judge``, each strength's variants go through ``LabelAgreement`` with
+that checkpoint (as a run's filter: rejected ones remade, up to three
+makes) and the *served* ones are scored, with the makes each served
+variant cost; ``--ladder`` adds an arm that walks the ladder, with the
+strengths its variants were served at. Detection
 (a run): the box fidelity of tools/box_fidelity.py and the novelty of the
 scene outside the boxes. Prints a table; writes JSON beside the run
 (``RUN/tada/variant_quality.json``, shown by tools/report.py) or
@@ -38,7 +47,8 @@ from mmtada.evaluation.variant_quality import (class_spread, per_class,
                                                quality_table,
                                                summarize_quality,
                                                variant_rows)
-from mmtada.filters import VariantScorer, model_from_checkpoint
+from mmtada.filters import (LabelAgreement, VariantScorer,
+                            model_from_checkpoint)
 from mmtada.generators import make_variants
 from mmtada.utils import atomic_write_json
 from mmtada.utils.config_pipeline import config_test_pipeline
@@ -64,6 +74,12 @@ def parse_args():
     p.add_argument('--steps', type=int, default=20)
     p.add_argument('--generator', default='PixelSDEdit')
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--judge', help='sweep: filter the variants with '
+                   'LabelAgreement scoring with this checkpoint')
+    p.add_argument('--ladder', help='sweep: also a ladder arm, e.g. '
+                   '0.5,0.35,0.2 (needs --judge)')
+    p.add_argument('--min-ratio', type=float, default=0.5)
+    p.add_argument('--novelty-floor', type=float)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--iou-thr', type=float, default=0.5)
     p.add_argument('--score-thr', type=float, default=0.3)
@@ -121,18 +137,32 @@ def detection(scorer, reader, cache, pairs, args):
 
 
 def sweep_plot(summaries: dict) -> np.ndarray:
-    strengths = [float(s) for s in summaries]
+    """Label kept and novelty against the fixed strengths; a ladder arm as
+    stars at the mean strength it served at."""
+    fixed = [s for s in summaries if 'strengths' not in summaries[s]]
+    ladders = [s for s in summaries if 'strengths' in summaries[s]]
+    strengths = [float(s) for s in fixed]
+
+    def mean_strength(counts):
+        steps = {float(k): n for k, n in counts.items() if k != 'source'}
+        return sum(k * n for k, n in steps.items()) / max(
+            sum(steps.values()), 1)
 
     def draw(ax):
         ax.plot(strengths, [summaries[s]['label_kept_relative']
-                            for s in summaries], 'o-', label='label kept '
+                            for s in fixed], 'o-', label='label kept '
                 'relative to sources')
-        ax.plot(strengths, [summaries[s]['novelty'] for s in summaries],
+        ax.plot(strengths, [summaries[s]['novelty'] for s in fixed],
                 's-', label='novelty')
         ax.plot(strengths, [summaries[s]['sibling_novelty']
-                            for s in summaries], '^--',
+                            for s in fixed], '^--',
                 label='sibling novelty')
-        ax.set_xlabel('SDEdit strength')
+        for name in ladders:
+            x = mean_strength(summaries[name]['strengths'])
+            ax.plot([x, x], [summaries[name]['label_kept_relative'],
+                             summaries[name]['novelty']], '*', ms=12,
+                    label=f'{name} (label kept, novelty)')
+        ax.set_xlabel('SDEdit strength (a ladder: the mean served)')
         top = max([1.0] + [v for s in summaries.values() for k, v in s.items()
                            if 'novelty' in k and np.isfinite(v)])
         ax.set_ylim(0, 1.05 * top)
@@ -187,19 +217,53 @@ def main():
     reader = build_sample_reader(cfg)
     sources = pick_per_class(reader.gt_labels(),
                              max(1, args.sources // len(reader.classes)))
+    arms = {s: dict(strength=float(s)) for s in args.strengths.split(',')}
+    if args.ladder:
+        if not args.judge:
+            raise SystemExit('a ladder is walked by a judge: give --judge '
+                             'JUDGE.pth (not the reference checkpoint).')
+        steps = [float(v) for v in args.ladder.split(',')]
+        arms['ladder ' + '>'.join(args.ladder.split(','))] = dict(
+            strength=steps[0], strengths=steps)
     summaries, all_rows = {}, {}
-    for s in args.strengths.split(','):
+    for name, arm in arms.items():
+        flt = None
+        if args.judge:
+            flt = LabelAgreement(
+                min_ratio=args.min_ratio, checkpoint=args.judge,
+                batch_size=args.batch_size, strengths=arm.get('strengths'),
+                novelty_floor=args.novelty_floor if 'strengths' in arm
+                else None).bind(cfg)
         made = make_variants(
             dict(type=args.generator, weights=args.weights,
-                 strength=float(s), num_inference_steps=args.steps,
+                 strength=arm['strength'], num_inference_steps=args.steps,
                  batch_size=args.batch_size), reader, sources,
-            args.variants, args.seed, osp.join(args.out, 'cache'))
-        rows = classification(scorer, reader, made.cache, made.pairs)
-        summaries[s], all_rows[s] = summarize_quality(rows), rows
+            args.variants, args.seed, osp.join(args.out, 'cache'),
+            variant_filter=flt)
+        pairs = sorted({p for p in made.pairs if p[1] is not None})
+        rows = classification(scorer, reader, made.cache, pairs)
+        summary = summarize_quality(rows)
+        summary.update(served=len(pairs) / len(made.pairs),
+                       makes=made.counts['generated'],
+                       seconds=made.counts['seconds'],
+                       makes_per_served=made.counts['generated'] /
+                       max(len(pairs), 1))
+        if 'strengths' in made.counts:
+            summary['strengths'] = made.counts['strengths']
+        summaries[name], all_rows[name] = summary, rows
     print(quality_table(summaries, 'strength'))
+    if args.judge:
+        for name, summary in summaries.items():
+            print(f"{name}: {summary['served']:.3f} of the slots serve a "
+                  f"variant, {summary['makes_per_served']:.2f} makes per "
+                  f"served variant ({summary['makes']} makes, "
+                  f"{summary['seconds']:.0f} s)"
+                  + (f"; served at {summary['strengths']}"
+                     if 'strengths' in summary else ''))
     path = osp.join(args.out, 'variant_quality.json')
     atomic_write_json(path, dict(task='classification', weights=args.weights,
                                  checkpoint=args.checkpoint,
+                                 judge=args.judge, min_ratio=args.min_ratio,
                                  steps=args.steps, summary=summaries,
                                  rows=all_rows), indent=1)
     save_png(osp.join(args.out, 'variant_quality.png'),

@@ -89,7 +89,8 @@ class LabelAgreement(BaseVariantFilter):
             raise ValueError('LabelAgreement needs the model being trained '
                              'or a checkpoint to score with.')
         self.scorer = VariantScorer(model, config_test_pipeline(cfg),
-                                    self.batch_size)
+                                    self.batch_size,
+                                    scope=cfg.get('default_scope'))
         return self
 
     def judge(self, reader, cache,

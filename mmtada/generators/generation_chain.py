@@ -36,15 +36,26 @@ class VariantSet(NamedTuple):
     counts: dict
     verdicts: Optional[Dict[Tuple[int, int], int]]
 
-    def served_record(self) -> dict:
+    def served_record(self, samples=None) -> dict:
         """What ``tada/served.json`` holds: the served pairs and, with a
-        strength ladder, the strength each was made at (None: the
-        source)."""
+        strength ladder, the strength each was made at (None: the source)
+        and, for a classification ``samples`` (a
+        :class:`~mmtada.datasets.SampleReader`), the served slots per class
+        and strength (``{class: {strength: n}}``)."""
         out = dict(pairs=self.pairs)
-        if self.cache.ladder is not None:
-            out['strengths'] = [None if v is None else
-                                self.cache.strength_of(v)
-                                for _, v in self.pairs]
+        if self.cache.ladder is None:
+            return out
+        out['strengths'] = [None if v is None else self.cache.strength_of(v)
+                            for _, v in self.pairs]
+        if samples is not None and not samples.is_detection:
+            labels, names = samples.gt_labels(), samples.classes
+            per_class = {}
+            for (s, _), strength in zip(self.pairs, out['strengths']):
+                row = per_class.setdefault(str(names[labels[s]]), {
+                    str(x): 0 for x in self.cache.ladder.strengths})
+                key = 'source' if strength is None else str(strength)
+                row[key] = row.get(key, 0) + 1
+            out['strengths_per_class'] = per_class
         return out
 
 

@@ -4,7 +4,7 @@ import glob
 import html
 import json
 import os.path as osp
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import numpy as np
 
@@ -39,6 +39,33 @@ def _class_fractions(sel: dict) -> np.ndarray:
         ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
         ax.set_ylabel('selected fraction')
         ax.set_ylim(0, 1)
+    return plot_rgb(draw)
+
+
+def _strength_histogram(per_class: Dict[str, Dict[str, int]]
+                        ) -> np.ndarray:
+    """Served slots per class (rows of ``{strength: n}``, ``'source'``:
+    the filter dropped every variant), stacked by the ladder step their
+    variant was made at."""
+    names = list(per_class)
+    keys = list(dict.fromkeys(k for row in per_class.values() for k in row))
+    colors = ['#d9480f', '#f08c00', '#fab005', '#82c91e', '#1c7ed6',
+              '#7048e8']
+
+    def draw(ax):
+        bottom = np.zeros(len(names))
+        for i, key in enumerate(keys):
+            n = np.array([per_class[c].get(key, 0) for c in names], float)
+            label = 'source (all dropped)' if key == 'source' \
+                else f'strength {key}'
+            ax.bar(range(len(names)), n, bottom=bottom, label=label,
+                   color='#adb5bd' if key == 'source'
+                   else colors[i % len(colors)])
+            bottom += n
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha='right', fontsize=7)
+        ax.set_ylabel('served slots')
+        ax.legend(fontsize=7)
     return plot_rgb(draw)
 
 
@@ -162,6 +189,13 @@ def write_report(work_dir: str, out: Optional[str] = None) -> str:
         figures.append(('Until the selection: the selected against the '
                         'rest', _png_uri(_trajectories(
                             layout.trajectories, sel))))
+    served = json.load(open(layout.served)) \
+        if osp.exists(layout.served) else {}
+    if served.get('strengths_per_class') or (gen or {}).get('strengths'):
+        figures.append(('Strengths the variants were served at, per '
+                        'class', _png_uri(_strength_histogram(
+                            served.get('strengths_per_class') or
+                            dict(all=gen['strengths'])))))
     curves = _curves(read_scalars(work_dir))
     if curves is not None:
         figures.append(('Training', _png_uri(curves)))
@@ -205,7 +239,10 @@ def write_report(work_dir: str, out: Optional[str] = None) -> str:
             page.append(
                 f"<p>Variant filter: {gen['kept']} kept, {gen['remade']} "
                 f"remade, {gen['dropped']} dropped "
-                f"({gen.get('filter_seconds', 0):.1f} s of the cost).</p>")
+                f"({gen.get('filter_seconds', 0):.1f} s of the cost)" +
+                (', served at strength ' + html.escape(', '.join(
+                    f'{k}: {n}' for k, n in gen['strengths'].items()))
+                 if gen.get('strengths') else '') + '.</p>')
     page += _quality_section(layout.variant_quality)
     for title, uri in figures:
         page.append(f'<h2>{html.escape(title)}</h2><img alt="'

@@ -231,7 +231,8 @@ class LearningLagHook(Hook):
             verdicts=state.verdicts)
         state.generation, state.verdicts = made.counts, made.verdicts
         if dist.is_main_process():
-            atomic_write_json(self.layout.served, made.served_record())
+            atomic_write_json(self.layout.served,
+                              made.served_record(self.dataset.reader))
             if state.selection.indices:
                 runner.visualizer.add_image(
                     'tada_hard_examples', selection_grid(
