@@ -4,6 +4,7 @@ import hashlib
 from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 from mmengine import dist
 from mmengine.dataset import force_full_init
 from mmengine.logging import print_log
@@ -48,10 +49,12 @@ class TADADataset:
       sample ``i``. Slot ``j`` (index ``N + j``) serves, **before
       selection**, base sample ``perm[j % N]`` for a permutation seeded by
       ``seed`` (extra uniform draws of the real data); **after**
-      :meth:`set_variants`, variant ``j % V`` of the ``V`` variants ordered
-      by (variant index, source index): cycled when ``V < num_slots``; when
-      ``V > num_slots`` the surplus (the highest variant indices, evenly
-      across samples) is not served and a warning says so.
+      :meth:`set_variants`, variant ``(j + e * num_slots) % V`` of the
+      ``V`` variants ordered by (variant index, source index) in epoch
+      ``e`` (:meth:`set_epoch`): the slots take the variants in turn, so
+      every variant is served equally often over the epochs, whether
+      ``V`` is below ``num_slots`` (cycled within an epoch) or above it
+      (each epoch the next ``num_slots`` of them).
     - ``mode='replace'``: ``len = N``; a base sample that has variants is
       replaced, each time it is drawn, by one of them with probability
       ``replace_prob`` (the draw happens in the worker, seeded by mmengine's
@@ -68,7 +71,7 @@ class TADADataset:
 
     Every item's data sample carries in its metainfo ``sample_idx`` (this
     wrapper's index, unique), ``source_idx`` (the base sample it comes
-    from) and ``is_synthetic``. Variants go through the **inner dataset's**
+    from), ``is_synthetic`` and ``variant_idx`` (its cache id; -1: real). Variants go through the **inner dataset's**
     pipeline; in-memory images (mmpretrain's CIFAR datasets hold RGB arrays)
     are given in ``in_memory_channel_order``, file-based ones by path, read
     by the pipeline exactly as the originals are.
@@ -86,7 +89,11 @@ class TADADataset:
     :meth:`set_variants` changes state in *this* process only: DataLoader
     workers hold a copy, so they must be restarted
     (``LearningLagHook`` drops the loader's iterator). Every rank must call
-    it with the same arguments.
+    it with the same arguments. The epoch of :meth:`set_epoch` lives in
+    shared memory: persistent workers see it without a restart, provided
+    it is set before the epoch's loader iterator starts (as
+    ``LearningLagHook.before_train_epoch`` does), so every rank, worker
+    and resumed run serves the same variant at an index in an epoch.
 
     Args:
         dataset (BaseDataset | dict): the training set, or its config.
@@ -133,6 +140,7 @@ class TADADataset:
         self._variants: List[Tuple[int, int]] = []
         self._by_source = {}
         self._cache = None
+        self._epoch = torch.zeros((), dtype=torch.int64).share_memory_()
         self._first_img_id = 0
         self._fully_initialized = False
         if not lazy_init:
@@ -189,8 +197,8 @@ class TADADataset:
         variants) from ``cache`` (a :class:`VariantCache` holding all of
         them)."""
         self.full_init()
-        # Ordered by variant index first: a surplus over num_slots drops
-        # the last variants of every sample, never whole samples.
+        # Ordered by variant index first: an epoch that serves fewer than
+        # all takes variants of every sample before a second of any.
         variants = sorted(
             ((int(s), None if v is None else int(v)) for s, v in variants),
             key=lambda p: (-1 if p[1] is None else p[1], p[0]))
@@ -212,12 +220,19 @@ class TADADataset:
         self._position = {p: i for i, p in enumerate(variants)}
         for s, v in variants:
             self._by_source.setdefault(s, []).append(v)
-        if self.mode == 'add' and len(variants) > self.num_slots:
+        if self.mode == 'add' and len(variants) > self.num_slots > 0:
             print_log(
-                f'TADADataset: {len(variants)} variants but {self.num_slots} '
-                f'slots; {len(variants) - self.num_slots} variants are not '
-                f'served. Set num_slots >= {len(variants)} to serve all.',
-                logger='current', level=30)
+                f'TADADataset: {len(variants)} variants in {self.num_slots} '
+                f'slots: each epoch serves the next {self.num_slots} in '
+                f'turn (each variant once in '
+                f'{len(variants) / self.num_slots:.2f} epochs).',
+                logger='current')
+
+    def set_epoch(self, epoch: int) -> None:
+        """The epoch about to be served (every process of this dataset,
+        workers included, sees it): the slots rotate through the
+        variants."""
+        self._epoch.fill_(int(epoch))
 
     def state_digest(self) -> str:
         """A hash of what every index serves: the base data, length, slot
@@ -268,7 +283,8 @@ class TADADataset:
             return int(self._base[idx]), None
         j = idx - self._ori_len
         if self._variants:
-            return self._variants[j % len(self._variants)]
+            turn = int(self._epoch) * self.num_slots
+            return self._variants[(j + turn) % len(self._variants)]
         return int(self._base[self._slot_perm[j % self._ori_len]]), None
 
     def _info(self, idx: int, source: int, variant: Optional[int]) -> dict:
@@ -299,7 +315,8 @@ class TADADataset:
                                               'set_metainfo'):
             data['data_samples'].set_metainfo(
                 dict(sample_idx=idx, source_idx=source,
-                     is_synthetic=variant is not None))
+                     is_synthetic=variant is not None,
+                     variant_idx=-1 if variant is None else variant))
         return data
 
     def __getitem__(self, idx: int):

@@ -128,15 +128,62 @@ def test_bad_arguments_are_clear(tmp_path):
         ds.set_variants(None, [(9, 0)])
 
 
-def test_more_variants_than_slots_drops_evenly_and_warns(tmp_path, capsys):
+def served_in(ds, epoch):
+    """(source, variant) each slot serves in ``epoch``, as items say."""
+    ds.set_epoch(epoch)
+    metas = [ds[j]['data_samples'].metainfo
+             for j in range(ds.num_base, len(ds))]
+    return [(m['source_idx'], m['variant_idx']) for m in metas]
+
+
+def test_more_variants_than_slots_are_served_in_turn(tmp_path, capsys):
     MMLogger.get_instance('mmtada-test')
+    ds = wrap(10, num_slots=4)
+    pairs = [(s, v) for s in (1, 2, 8) for v in range(3)]  # 9 variants
+    ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
+    assert 'each epoch serves the next 4 in turn' in capsys.readouterr().out
+    epochs = [served_in(ds, e) for e in range(9)]
+    # the first epoch takes a variant of every sample before a second
+    assert sorted(s for s, _ in epochs[0]) == [1, 1, 2, 8]
+    # over 9 epochs (36 slots) every variant is served exactly 4 times
+    counts = {}
+    for served in epochs:
+        assert len(set(served)) == 4  # no repeat within an epoch
+        for p in served:
+            counts[p] = counts.get(p, 0) + 1
+    assert counts == {p: 4 for p in pairs}
+    assert len(ds) == 14  # the loader length is unchanged
+
+
+def test_fewer_variants_than_slots_are_served_evenly_across_epochs(
+        tmp_path):
     ds = wrap(10, num_slots=5)
+    pairs = [(3, 0), (3, 1), (7, 0)]
+    ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
+    counts = {}
+    for e in range(3):  # 15 slots: 5 each
+        for p in served_in(ds, e):
+            counts[p] = counts.get(p, 0) + 1
+    assert counts == {p: 5 for p in pairs}
+
+
+def test_loader_workers_see_the_epoch_without_a_restart(tmp_path):
+    """Persistent workers hold a copy of the dataset: the epoch is in
+    shared memory, so they serve each epoch's turn."""
+    import torch
+    from mmengine.dataset import pseudo_collate
+    ds = wrap(10, num_slots=4)
     pairs = [(s, v) for s in (1, 2, 8) for v in range(3)]
     ds.set_variants(write_variants(ds, tmp_path, pairs), pairs)
-    assert 'num_slots >= 9' in capsys.readouterr().out
-    served = [ds.get_data_info(10 + j) for j in range(5)]
-    # every selected sample keeps at least one variant
-    assert sorted(i['source_idx'] for i in served) == [1, 1, 2, 2, 8]
+    expect = [served_in(ds, e) for e in range(3)]
+    loader = torch.utils.data.DataLoader(
+        torch.utils.data.Subset(ds, range(10, 14)), batch_size=2,
+        num_workers=2, persistent_workers=True, collate_fn=pseudo_collate)
+    for e in range(3):
+        ds.set_epoch(e)
+        got = [(s.metainfo['source_idx'], s.metainfo['variant_idx'])
+               for batch in loader for s in batch['data_samples']]
+        assert got == expect[e]
 
 
 def test_wraps_repeated_and_concatenated_sets_per_distinct_sample(tmp_path):

@@ -165,6 +165,11 @@ class LearningLagHook(Hook):
         else:
             self._augment(runner)
 
+    def before_train_epoch(self, runner) -> None:
+        """Turn the slots to this epoch's variants (before the loader
+        iterator starts, so persistent workers see it)."""
+        self.dataset.set_epoch(runner.epoch)
+
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None) -> None:
         """Add the batch's training outputs (``record='train'``, until the

@@ -117,13 +117,16 @@ class ServedHook(Hook):
     """Records, per epoch, how many synthetic items the loader served."""
 
     def __init__(self):
-        self.synthetic = {}
+        self.synthetic, self.variants = {}, {}
 
     def after_train_iter(self, runner, batch_idx, data_batch=None,
                          outputs=None):
         n = sum(bool(s.metainfo['is_synthetic'])
                 for s in data_batch['data_samples'])
         self.synthetic[runner.epoch] = self.synthetic.get(runner.epoch, 0) + n
+        self.variants.setdefault(runner.epoch, []).extend(
+            (s.metainfo['source_idx'], s.metainfo['variant_idx'])
+            for s in data_batch['data_samples'] if s.metainfo['is_synthetic'])
 
 
 def test_persistent_workers_serve_the_variants(cls_cfg):
@@ -139,6 +142,10 @@ def test_persistent_workers_serve_the_variants(cls_cfg):
     assert served.synthetic[0] == 0  # before selection: real data only
     # every slot serves a variant once the workers restarted
     assert served.synthetic[1] == 48 and served.synthetic[2] == 48
+    # the persistent workers turn the slots each epoch: the next 48
+    for e in (1, 2):
+        turn = [ds.variants[(j + e * 48) % n_var] for j in range(48)]
+        assert sorted(served.variants[e]) == sorted(turn)
 
 
 def test_checkpoint_stages(cls_cfg):
