@@ -8,6 +8,6 @@ with read_base():
 
 train_dataloader.dataset = dict(  # noqa: F405
     tada_dataset, dataset=train_dataloader.dataset,  # noqa: F405
-    slot_ratio=0.35 * 4)
+    slot_ratio=0.5 * 4)
 custom_hooks.append(  # noqa: F405
     dict(tada_hook, select_epoch=3, num_variants=4))  # noqa: F405

@@ -130,7 +130,7 @@ def test_cifar10_config_runs_on_cifar_files(tmp_path):
     assert hook.state.stats.num_samples == 160
     assert 0 < len(hook.state.selection.indices) < 160
     ds = runner.train_dataloader.dataset
-    assert len(ds) == 160 + round(1.75 * 160)
+    assert len(ds) == 160 + round(2.5 * 160)  # the fragment: 0.5 x k=5
     assert ds.variants[0][0] == hook.state.selection.indices[0]
     metrics = runner.val_loop.run()
     assert 'accuracy/top1' in metrics
