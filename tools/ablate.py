@@ -16,6 +16,7 @@ Arms (``randomness.seed`` = 0 .. seeds-1 in each, or fewer for the arms
                   selected samples (TADA)
   tada_k2         the same with k = 2
   tada_nofilter   TADA without the variant filter
+  tada_ladder     TADA, its filter walking --ladder (default 0.5,0.35,0.2)
   random          the generator on a random subset of TADA's size
   all             the generator on every training sample
 
@@ -44,8 +45,8 @@ import time
 from mmtada.utils.setup_env import setup_env  # first: before torchvision
 from mmengine.config import Config, DictAction
 
-from mmtada.apis.ablation import (ARMS, NEEDS_TADA, arm_config, summarize,
-                                  table_csv, table_markdown)
+from mmtada.apis.ablation import (ARMS, LADDER, NEEDS_TADA, arm_config,
+                                  summarize, table_csv, table_markdown)
 from mmtada.utils import RunLayout, atomic_write_bytes, atomic_write_json
 from mmtada.utils.run_scalars import divergence, last_value, read_scalars
 
@@ -65,6 +66,8 @@ def parse_args():
                    help='run these of the seeds (two commands on two '
                    'machines or cores: 0,2 and 1); the table holds what '
                    'this command saw')
+    p.add_argument('--ladder', default=','.join(map(str, LADDER)),
+                   help='the tada_ladder arm\'s strengths, highest first')
     p.add_argument('--metric', help='default: accuracy/top1 (mmpretrain), '
                    'coco/bbox_mAP (mmdet)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
@@ -150,7 +153,8 @@ def main():
             if seed >= args.seeds_of.get(arm, args.seeds):
                 continue
             run_dir = osp.join(root, arm, f'seed{seed}')
-            arm_cfg = arm_config(cfg, arm, seed, cache, tada_size)
+            arm_cfg = arm_config(cfg, arm, seed, cache, tada_size,
+                                 [float(v) for v in args.ladder.split(',')])
             result, ran = run_one(arm_cfg, run_dir, metric)
             if arm == 'tada':
                 tada_size = result['selected']

@@ -3,7 +3,7 @@ import copy
 import json
 import math
 import os.path as osp
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 from mmengine.config import Config
 
@@ -11,7 +11,8 @@ from .config_helpers import tada_wrapper_parent
 from .train import find_lag_hook, tada_mode, without_tada
 
 ARMS = ('baseline', 'baseline_steps', 'useful', 'useful_k2', 'tada',
-        'tada_k2', 'tada_nofilter', 'random', 'all')
+        'tada_k2', 'tada_nofilter', 'tada_ladder', 'random', 'all')
+LADDER = (0.5, 0.35, 0.2)  # the tada_ladder arm's default
 ARM_TEXT = dict(
     baseline='the real data alone',
     baseline_steps='the real data alone, for as many steps as TADA',
@@ -20,13 +21,15 @@ ARM_TEXT = dict(
     tada='diffusion variants of the selected samples (TADA)',
     tada_k2='TADA with k = 2',
     tada_nofilter='TADA without the variant filter',
+    tada_ladder='TADA, its filter walking a strength ladder',
     random='diffusion variants of a random subset of TADA\'s size',
     all='diffusion variants of every sample')
 NEEDS_TADA = ('baseline_steps', 'random')  # they take TADA's selection size
 
 
 def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
-               tada_size: Optional[int] = None) -> Config:
+               tada_size: Optional[int] = None,
+               ladder: Sequence[float] = LADDER) -> Config:
     """``cfg`` for one run of ``arm`` with ``randomness.seed = seed``.
 
     Every arm keeps the schedule, the data and the model; validation runs
@@ -38,7 +41,9 @@ def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
     random; ``baseline_steps`` keeps TADA's wrapper, its slots filled with
     uniform draws of the real data (in restart mode as many as TADA serves,
     ``tada_size`` x k; in run, the config's). Copies never go through the
-    variant filter (they keep their label).
+    variant filter (they keep their label). ``tada_ladder`` is ``tada``
+    with its filter (the config's, else a default ``LabelAgreement``)
+    walking ``ladder``.
     """
     if arm not in ARMS:
         raise ValueError(f'unknown arm {arm!r}: choose from {ARMS}.')
@@ -72,6 +77,11 @@ def arm_config(cfg: Config, arm: str, seed: int, cache_dir: str,
     hook.cache_dir = osp.join(cache_dir, 'diffusion')
     if arm == 'tada_nofilter':
         hook.variant_filter = None
+    elif arm == 'tada_ladder':
+        hook.variant_filter = dict(
+            hook.get('variant_filter') or dict(type='mmtada.LabelAgreement'),
+            strengths=tuple(float(v) for v in ladder))
+        hook.variant_filter.pop('max_tries', None)  # the ladder's length
     elif arm == 'all':
         hook.rule = dict(type='all')
         wrapper = tada_wrapper_parent(cfg).dataset
@@ -116,7 +126,7 @@ def summarize(results: List[dict]) -> List[dict]:
             gen_s.append(gen.get('total', 0) * secs / made if made else 0.0)
         rows.append(dict(
             arm=arm, runs=len(runs), diverged=len(diverged), mean=mean,
-            std=std,
+            std=std, values=[r['metric'] for r in runs],
             variants=sum(variants) / len(runs),
             generation_s=sum(gen_s) / len(runs),
             train_s=sum(r['seconds'] for r in runs) / len(runs)))
@@ -134,9 +144,12 @@ def table_markdown(rows: List[dict], metric: str) -> str:
     for r in rows:
         runs = f"{r['runs']} ({r['diverged']} diverged)" if r['diverged'] \
             else str(r['runs'])
+        each = ' / '.join('–' if v is None else f'{v:.{digits}f}'
+                          for v in r.get('values', []))
         lines.append(
             f"| {r['arm']} | {ARM_TEXT[r['arm']]} | {runs} | "
-            f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f} | "
+            f"{r['mean']:.{digits}f} ± {r['std']:.{digits}f}"
+            f"{f' ({each})' if len(r.get('values', [])) > 1 else ''} | "
             f"{r['variants']:.0f} | "
             f"{r['generation_s']:.0f} | {r['train_s']:.0f} |")
     return '\n'.join(lines) + '\n'

@@ -83,3 +83,21 @@ def test_summary_costs_variants_at_the_rate_where_they_were_made():
     assert csv[0] == ('arm,runs,diverged,mean,std,variants,generation_s,'
                       'train_s')
     assert csv[1].startswith('baseline,3,1,51.0000,1.4142')
+
+
+def test_the_ladder_arm_walks_the_configs_filter_down_a_ladder(cls_cfg):
+    cfg = cls_cfg()
+    cfg.custom_hooks[0].variant_filter = dict(
+        type='mmtada.LabelAgreement', min_ratio=0.7, max_tries=3)
+    hook = find_lag_hook(arm_config(cfg, 'tada_ladder', 0, 'C',
+                                    ladder=(0.6, 0.3)))
+    assert hook.variant_filter == dict(type='mmtada.LabelAgreement',
+                                       min_ratio=0.7, strengths=(0.6, 0.3))
+    assert hook.cache_dir == os.path.join('C', 'diffusion')
+    cfg.custom_hooks[0].variant_filter = None
+    hook = find_lag_hook(arm_config(cfg, 'tada_ladder', 0, 'C'))
+    assert hook.variant_filter == dict(type='mmtada.LabelAgreement',
+                                       strengths=(0.5, 0.35, 0.2))
+    # the tada arm keeps the config's filter as it is
+    assert find_lag_hook(arm_config(cfg, 'tada', 0, 'C')).variant_filter \
+        is None
