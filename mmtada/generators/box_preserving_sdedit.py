@@ -14,6 +14,18 @@ from .image_io import letterbox, resize
 MODES = dict(background=(0.1, 0.5), objects=(0.5, 0.0))
 
 
+def add_edit(img: np.ndarray, before: np.ndarray,
+             after: np.ndarray) -> np.ndarray:
+    """``img`` plus the edit ``after - before`` (both at a lower
+    resolution, covering all of ``img``), upscaled bilinearly: in 16-bit
+    integers with a saturating add (a float image of a 16 MP photo costs
+    seconds; this, tens of milliseconds)."""
+    h, w = img.shape[:2]
+    delta = cv2.subtract(after, before, dtype=cv2.CV_16S)
+    delta = cv2.resize(delta, (w, h), interpolation=cv2.INTER_LINEAR)
+    return cv2.add(img, delta.reshape(img.shape), dtype=cv2.CV_8U)
+
+
 @GENERATORS.register_module()
 class BoxPreservingSDEdit(BaseGenerator):
     """Box-preserving SDEdit: a layout mask from the image's boxes (each
@@ -118,16 +130,14 @@ class BoxPreservingSDEdit(BaseGenerator):
         for img, mask, square, (sh, sw), var, s_in, s_out in parts:
             h, w = img.shape[:2]
             if self.restore_detail:
-                delta = var[:sh, :sw].astype(np.float32) - \
-                    square[:sh, :sw].astype(np.float32)
-                delta = cv2.resize(delta, (w, h),
-                                   interpolation=cv2.INTER_LINEAR)
-                res = np.clip(img.astype(np.float32) + delta.reshape(
-                    img.shape), 0, 255).round().astype(np.uint8)
+                res = add_edit(img, square[:sh, :sw], var[:sh, :sw])
             else:
                 res = resize(np.ascontiguousarray(var[:sh, :sw]), (w, h))
-            keep = np.where(mask, s_in == 0, s_out == 0)
-            res[keep] = img[keep]
+            if s_in == 0 and s_out == 0:
+                res = img.copy()
+            elif s_in == 0 or s_out == 0:  # a region kept exactly
+                keep = mask if s_in == 0 else ~mask
+                np.copyto(res, img, where=keep[..., None])
             out.append(res)
         return out
 

@@ -1,3 +1,4 @@
+import cv2
 import numpy as np
 import pytest
 
@@ -147,3 +148,23 @@ def test_huge_image_keeps_its_size_and_boxes(pixel_weights):
     assert out.shape == img.shape
     inside = layout_mask(img.shape, boxes, gen.margin, gen.min_margin)
     assert np.array_equal(out[inside], img[inside])
+
+
+def test_the_edit_is_added_at_full_resolution_as_in_floats():
+    """add_edit equals the float formula (upscaled delta, rounded,
+    clipped) within one grey level, saturating at 0 and 255."""
+    from mmtada.generators.box_preserving_sdedit import add_edit
+    rng = np.random.RandomState(0)
+    img = rng.randint(0, 256, (301, 517, 3), np.uint8)
+    img[:20] = 255
+    img[-20:] = 0
+    before = rng.randint(0, 256, (30, 52, 3), np.uint8)
+    after = np.clip(before.astype(int) + rng.randint(-90, 90, before.shape),
+                    0, 255).astype(np.uint8)
+    delta = cv2.resize(after.astype(np.float32) - before, (517, 301),
+                       interpolation=cv2.INTER_LINEAR)
+    expect = np.clip(img + delta, 0, 255).round()
+    got = add_edit(img, before, after)
+    assert got.dtype == np.uint8 and got.shape == img.shape
+    assert np.abs(got - expect).max() <= 1
+    assert np.array_equal(add_edit(img, before, before), img)  # no edit
