@@ -67,7 +67,8 @@ def parse_args():
     p.add_argument('--max-sources', type=int, default=500,
                    help='run: at most this many sources (evenly spread)')
     p.add_argument('--out', help='sweep: output folder')
-    p.add_argument('--strengths', default='0.2,0.35,0.5')
+    p.add_argument('--strengths', default='0.2,0.35,0.5',
+                   help="fixed strengths ('': none, a ladder alone)")
     p.add_argument('--sources', type=int, default=200,
                    help='sweep: sources, spread over the classes')
     p.add_argument('--variants', type=int, default=2)
@@ -217,7 +218,8 @@ def main():
     reader = build_sample_reader(cfg)
     sources = pick_per_class(reader.gt_labels(),
                              max(1, args.sources // len(reader.classes)))
-    arms = {s: dict(strength=float(s)) for s in args.strengths.split(',')}
+    arms = {s: dict(strength=float(s))
+            for s in args.strengths.split(',') if s}
     if args.ladder:
         if not args.judge:
             raise SystemExit('a ladder is walked by a judge: give --judge '
