@@ -24,7 +24,7 @@ strength for a sweep (see mmtada/evaluation/variant_quality.py). With
 ``--judge``, each strength's variants go through ``LabelAgreement`` with
 that checkpoint (as a run's filter: rejected ones remade, up to three
 makes) and the *served* ones are scored, with the makes each served
-variant cost; ``--ladder`` adds an arm that walks the ladder, with the
+variant cost (found in the cache or made now); ``--ladder`` adds an arm that walks the ladder, with the
 strengths its variants were served at. Detection
 (a run): the box fidelity of tools/box_fidelity.py and the novelty of the
 scene outside the boxes. Prints a table; writes JSON beside the run
@@ -245,11 +245,11 @@ def main():
         pairs = sorted({p for p in made.pairs if p[1] is not None})
         rows = classification(scorer, reader, made.cache, pairs)
         summary = summarize_quality(rows)
-        summary.update(served=len(pairs) / len(made.pairs),
-                       makes=made.counts['generated'],
+        makes = made.counts['generated'] + made.counts['reused']
+        summary.update(served=len(pairs) / len(made.pairs), makes=makes,
+                       made_here=made.counts['generated'],
                        seconds=made.counts['seconds'],
-                       makes_per_served=made.counts['generated'] /
-                       max(len(pairs), 1))
+                       makes_per_served=makes / max(len(pairs), 1))
         if 'strengths' in made.counts:
             summary['strengths'] = made.counts['strengths']
         summaries[name], all_rows[name] = summary, rows
@@ -259,6 +259,7 @@ def main():
             print(f"{name}: {summary['served']:.3f} of the slots serve a "
                   f"variant, {summary['makes_per_served']:.2f} makes per "
                   f"served variant ({summary['makes']} makes, "
+                  f"{summary['made_here']} of them now, "
                   f"{summary['seconds']:.0f} s)"
                   + (f"; served at {summary['strengths']}"
                      if 'strengths' in summary else ''))
