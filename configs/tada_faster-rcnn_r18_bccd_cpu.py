@@ -9,7 +9,8 @@
 # real data, then train from scratch with k=3 box-preserving variants of
 # each selected image (weights: TADA_WEIGHTS, as in the base config),
 # filtered by box agreement (its judge: TADA_JUDGE, a checkpoint of this
-# config's baseline; by default the model at the selection).
+# config's baseline; by default a baseline trained first in
+# <work_dir>/judge; TADA_JUDGE=selection: the model at the selection).
 _base_ = './tada_faster-rcnn_r50_fpn_bccd.py'
 
 img_scale = (320, 240)
@@ -55,12 +56,12 @@ param_scheduler = [
 default_hooks = dict(checkpoint=dict(interval=5, max_keep_ckpts=1),
                      logger=dict(interval=25))
 
-judge = '{{$TADA_JUDGE:selection}}'
+judge = '{{$TADA_JUDGE:train}}'
 custom_hooks = [
     dict(
         _base_.custom_hooks[-1],
         mode='restart',
         variant_filter=dict(
             type='LabelAgreement', min_ratio=0.5,
-            checkpoint=None if judge == 'selection' else judge))
+            checkpoint=None if judge == 'train' else judge))
 ]

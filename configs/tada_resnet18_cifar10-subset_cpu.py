@@ -11,8 +11,9 @@
 # data, then train from scratch with k=2 pixel SDEdit variants of each
 # selected image (weights: TADA_WEIGHTS, a folder from
 # tools/train_diffusion.py), filtered by label agreement (its judge:
-# TADA_JUDGE, a checkpoint of this config's baseline; by default the model
-# at the selection).
+# TADA_JUDGE, a checkpoint of this config's baseline; by default a baseline
+# trained first in <work_dir>/judge, since the model at the selection
+# judges no better than no filter; TADA_JUDGE=selection uses it anyway).
 _base_ = './tada_resnet18_imagefolder.py'
 max_epochs = 60
 
@@ -34,7 +35,7 @@ default_hooks = dict(
 randomness = dict(seed=0)
 
 weights = '{{$TADA_WEIGHTS:work_dirs/diffusion/cifar10-subset/pipeline}}'
-judge = '{{$TADA_JUDGE:selection}}'
+judge = '{{$TADA_JUDGE:train}}'
 custom_hooks = [
     dict(
         _base_.tada_hook,
@@ -48,5 +49,5 @@ custom_hooks = [
             num_inference_steps=20),
         variant_filter=dict(
             type='LabelAgreement', min_ratio=0.5,
-            checkpoint=None if judge == 'selection' else judge))
+            checkpoint=None if judge == 'train' else judge))
 ]

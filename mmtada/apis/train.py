@@ -104,6 +104,27 @@ def _run(cfg: Config, **hook) -> Runner:
     return runner
 
 
+def train_judge(cfg: Config) -> str:
+    """The variant filter's judge of a restart-mode run: ``cfg`` without
+    TADA trained on the real data for the whole schedule in
+    ``<work_dir>/judge``, saved as ``judge/judge.pth`` (weights only).
+    Trained once: an existing ``judge.pth`` is returned as it is; an
+    interrupted judge run resumes with ``cfg.resume``."""
+    work_dir = RunLayout(cfg.work_dir).judge_run.work_dir
+    path = osp.join(work_dir, 'judge.pth')
+    if not osp.exists(path):
+        judge = without_tada(cfg)
+        judge.work_dir = work_dir
+        print_log('TADA restart mode: training the variant filter\'s judge '
+                  'on the real data (once; set variant_filter.checkpoint to '
+                  'a baseline checkpoint to skip it).', logger='current')
+        runner = _run(judge)
+        runner.save_checkpoint(work_dir, 'judge.pth',
+                               save_optimizer=False,
+                               save_param_scheduler=False)
+    return path
+
+
 def train(cfg: Config) -> Runner:
     """Train ``cfg``; with ``LearningLagHook(mode='restart')`` in two runs.
 
@@ -118,8 +139,13 @@ def train(cfg: Config) -> Runner:
     epoch (the hook's ``selection``), with a slot for each variant (selected
     x ``num_variants``) unless the wrapper sets ``num_slots`` itself: the
     data the paper trains on, every variant served once an epoch. A variant
-    filter without a ``checkpoint`` scores with the model at the selection
-    (run 1 saves it as ``select/epoch_<k>.pth``), not the fresh one.
+    filter without a ``checkpoint`` scores with a judge trained here: the
+    config without TADA, the whole schedule, in ``<work_dir>/judge``
+    (once; its ``judge.pth`` reused): the model at the selection reads too
+    many images wrong to judge (README: on the CIFAR-10 subset, variants it
+    kept held their label no better than unfiltered ones).
+    ``checkpoint='selection'`` scores with the model at the selection
+    instead (run 1 saves it as ``select/epoch_<k>.pth``): no extra run.
     Each run logs in its own work dir (:func:`build_runner`).
     ``cfg.resume`` (``--resume auto``) applies to whichever run is due,
     each in its own work dir, so an interrupted restart-mode job picks up
@@ -152,11 +178,13 @@ def train(cfg: Config) -> Runner:
         # The selection is known: a slot for each variant.
         k = int(hook.get('num_variants', 5))
         parent.dataset.num_slots = len(selection.indices) * k
-    if hook.get('variant_filter') and not hook.variant_filter.get(
-            'checkpoint'):
-        # The model being trained, at the selection: run 1's.
+    judge = hook.variant_filter.get('checkpoint') \
+        if hook.get('variant_filter') else False
+    if judge == 'selection':  # the model being trained, at the selection
         hook.variant_filter.checkpoint = osp.join(
             layout.select_run.work_dir, f'epoch_{selection.epoch}.pth')
+    elif judge is None:
+        hook.variant_filter.checkpoint = train_judge(cfg)
     print_log('TADA restart mode, run 2/2: train from scratch on the '
               f'augmented data (selection {path}).', logger='current')
     return _run(second, selection=path)

@@ -45,8 +45,12 @@ class LabelAgreement(BaseVariantFilter):
         strengths (Sequence[float], optional): a ladder, highest first,
             e.g. ``(0.5, 0.35, 0.2)``. Defaults to None (the generator's).
         novelty_floor (float, optional): e.g. 0.3. Defaults to None.
-        checkpoint (str, optional): score with this model instead of the
-            one being trained. Defaults to None.
+        checkpoint (str, optional): score with this model (e.g. a
+            baseline's) instead of the one being trained. Defaults to None:
+            in in_run mode the model being trained, at the selection; in
+            restart mode a judge trained on the real data first
+            (:func:`mmtada.apis.train`; ``'selection'``: the selection
+            run's model, no extra run).
         batch_size (int): Defaults to 32.
         iou_thr (float): detection. Defaults to 0.5.
         score_thr (float): detection. Defaults to 0.3.
@@ -81,7 +85,7 @@ class LabelAgreement(BaseVariantFilter):
     def bind(self, cfg, model=None) -> 'LabelAgreement':
         """Score with ``model`` (the one being trained), or with the
         ``checkpoint``'s, through ``cfg``'s test pipeline."""
-        if self.checkpoint is not None:
+        if self.checkpoint not in (None, 'selection'):
             device = next(model.parameters()).device if model is not None \
                 else 'cpu'
             model = model_from_checkpoint(cfg, self.checkpoint, device)

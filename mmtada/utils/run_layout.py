@@ -13,11 +13,14 @@ Under a run's work dir::
     <work_dir>/tada/variant_quality.json  tools/variant_quality.py
     <work_dir>/tada/report.html        tools/report.py
     <work_dir>/select/                 restart mode: the selection run
+    <work_dir>/judge/judge.pth         restart mode: the variant filter's
+                                       judge, trained on the real data
 """
 import os.path as osp
 
 TADA_DIR = 'tada'
 SELECT_DIR = 'select'
+JUDGE_DIR = 'judge'
 
 
 class RunLayout:
@@ -73,3 +76,9 @@ class RunLayout:
     def select_run(self) -> 'RunLayout':
         """The layout of restart mode's selection run."""
         return RunLayout(osp.join(self.work_dir, SELECT_DIR))
+
+    @property
+    def judge_run(self) -> 'RunLayout':
+        """The layout of restart mode's judge run (the variant filter's
+        model, trained on the real data)."""
+        return RunLayout(osp.join(self.work_dir, JUDGE_DIR))

@@ -183,12 +183,13 @@ def test_imagefolder_config_on_the_shared_cifar10_subset(tmp_path):
 
 
 def test_restart_mode_filters_with_the_model_at_the_selection(cls_cfg):
-    """Run 2 starts from scratch: its variant filter scores with the
-    selection run's model (saved at the selection), its slots sized to
-    the selection."""
+    """Run 2 starts from scratch: with ``checkpoint='selection'`` its
+    variant filter scores with the selection run's model (saved at the
+    selection), its slots sized to the selection."""
     cfg = cls_cfg(max_epochs=3, select_epoch=2, mode='restart',
                   variant_filter=dict(type='mmtada.LabelAgreement',
-                                      min_ratio=0.0, max_tries=1))
+                                      min_ratio=0.0, max_tries=1,
+                                      checkpoint='selection'))
     cfg.train_dataloader.dataset.num_slots = None
     cfg.default_hooks.checkpoint.interval = 3  # no epoch_2.pth of its own
     runner = train(cfg)
@@ -200,3 +201,24 @@ def test_restart_mode_filters_with_the_model_at_the_selection(cls_cfg):
     gen = json.load(open(osp.join(work, 'tada', 'generation.json')))
     assert gen['kept'] == gen['total'] == 2 * len(hook.state.selection.indices)
     assert len(runner.train_dataloader.dataset) == 96 + gen['total']
+
+
+def test_restart_mode_trains_the_filters_judge_on_the_real_data(cls_cfg):
+    """Without a checkpoint the filter's judge is the config without TADA
+    trained for the whole schedule in work_dir/judge, once: a second call
+    reuses judge.pth."""
+    import torch
+    cfg = cls_cfg(max_epochs=2, select_epoch=1, mode='restart',
+                  variant_filter=dict(type='mmtada.LabelAgreement',
+                                      min_ratio=0.0, max_tries=1))
+    runner = train(cfg)
+    judge = osp.join(cfg.work_dir, 'judge', 'judge.pth')
+    assert lag_hook(runner).variant_filter_cfg['checkpoint'] == judge
+    ckpt = torch.load(judge, weights_only=False)
+    # the whole schedule on the 96 real samples alone: 2 x 96 / 16 steps
+    assert ckpt['meta']['iter'] == 12 and 'optimizer' not in ckpt
+    assert 'tada' not in ckpt  # trained without TADA
+    assert not osp.exists(osp.join(cfg.work_dir, 'judge', 'tada'))
+    stamp = os.path.getmtime(judge)
+    train(cfg)
+    assert os.path.getmtime(judge) == stamp
