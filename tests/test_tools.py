@@ -338,6 +338,11 @@ def test_demo_classification_end_to_end(tmp_path):
         assert f'| {arm} | ' in log
     assert 'variant quality: label kept' in log
     assert osp.exists(osp.join(work, 'report.html'))
+    # the filter walked its strength ladder, and said where each landed
+    assert ', served at strength 0.5: ' in log
+    served = json.load(open(RunLayout(osp.join(work, 'tada')).served))
+    assert set(served['strengths']) <= {0.5, 0.35, 0.2, None}
+    assert len(served['strengths']) == len(served['pairs'])
 
 
 def test_demo_detection_end_to_end(tmp_path):
