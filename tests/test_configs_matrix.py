@@ -386,6 +386,7 @@ def check_detection_variants(runner, hook, tada, sel):
     """A variant's data info is its source's, but its image (from the
     cache) and a new ``img_id``."""
     n = tada.num_base
+    tada.set_epoch(0)  # slot j serves variant j (the slots turn by epoch)
     real_ids = {tada.reader.data_info(i)['img_id']
                 for i in range(len(tada.reader))}
     for j, (source, _) in enumerate(tada.variants):
@@ -421,6 +422,7 @@ def check_mask_rcnn(runner, hook, tada, sel, cfg, served):
     """Variants keep their source's instance masks (polygons), and reach
     the mask head with one mask per box."""
     n = tada.num_base
+    tada.set_epoch(0)  # slot j serves variant j (the slots turn by epoch)
     for j, (source, _) in enumerate(tada.variants):
         masks = [i['mask'] for i in tada.get_data_info(n + j)['instances']]
         assert masks and masks == [
@@ -607,6 +609,7 @@ def check_variant_images(runner, hook, tada, sel):
     exactly; from files, a cached file that decodes as the source does."""
     import mmcv
     n = tada.num_base
+    tada.set_epoch(0)  # slot j serves variant j (the slots turn by epoch)
     for j, (source, _) in enumerate(tada.variants):
         info, src = tada.get_data_info(n + j), tada.reader.data_info(source)
         if 'img' in src:
