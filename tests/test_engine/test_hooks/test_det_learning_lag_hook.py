@@ -55,9 +55,10 @@ def test_crafted_predictions_score_instances_by_identity(det_cfg):
 def test_faster_rcnn_selects_and_trains_on_box_valid_variants(
         det_cfg, pixel_weights):
     # After one epoch the tiny detector finds nothing: every instance is
-    # unlearned, and images with two or more of them are selected.
+    # unlearned, and images with two or more of them are selected (no cap:
+    # the fragment's max_fraction would keep only the hardest 35%).
     runner = Runner.from_cfg(det_cfg(generator=box_preserving(pixel_weights),
-                                     min_instances=2))
+                                     min_instances=2, max_fraction=None))
     runner.train()
     hook = lag_hook(runner)
     work = runner.work_dir
