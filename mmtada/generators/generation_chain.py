@@ -16,7 +16,7 @@ from mmtada.registry import GENERATORS
 from mmtada.utils.fileio import atomic_write_json
 from .sharded_generation import generate_shard, variant_pairs
 from .sample_source import SampleSource
-from .strength_ladder import StrengthLadder
+from .strength_ladder import StrengthLadder, try_id, walk_step
 from .variant_cache import VariantCache
 
 FILTER_COUNTS = ('kept', 'remade', 'dropped', 'filter_seconds', 'strengths')
@@ -49,13 +49,12 @@ class VariantSet(NamedTuple):
                             for _, v in self.pairs]
         if samples is not None and not samples.is_detection:
             labels, names = samples.gt_labels(), samples.classes
-            per_class = {}
-            for (s, _), strength in zip(self.pairs, out['strengths']):
-                row = per_class.setdefault(str(names[labels[s]]), {
-                    str(x): 0 for x in self.cache.ladder.strengths})
-                key = 'source' if strength is None else str(strength)
-                row[key] = row.get(key, 0) + 1
-            out['strengths_per_class'] = per_class
+            by_class = {}
+            for s, v in self.pairs:
+                by_class.setdefault(str(names[labels[s]]), []).append((s, v))
+            out['strengths_per_class'] = {
+                name: strength_counts(self.cache, pairs)
+                for name, pairs in by_class.items()}
         return out
 
 
@@ -214,7 +213,7 @@ def strength_counts(cache: VariantCache, pairs) -> Dict[str, int]:
 def _filtered(make, variant_filter, samples, cache, pairs, k,
               counts) -> Dict[Tuple[int, int], int]:
     """Make, judge and remake until every pair is accepted or out of
-    tries (with a ladder, walking it: :meth:`StrengthLadder.step`);
+    tries (walking the filter's ladder, if any: :func:`walk_step`);
     returns the accepted variant of each accepted pair."""
     rank, world = dist.get_rank(), dist.get_world_size()
     ladder, tries = variant_filter.ladder, variant_filter.max_tries
@@ -238,30 +237,17 @@ def _filtered(make, variant_filter, samples, cache, pairs, k,
         counts['seconds'] += max(took)
         for i, pair in enumerate(pending):
             kept, novelty = verdict[i]
-            last = t == tries - 1
-            if ladder is None:
-                done, serve, step = kept or last, \
-                    made[i][1] if kept else None, (0, None)
-            else:
-                level, reserve = walk[pair]
-                done, serve, level, reserve = ladder.step(
-                    level, kept, novelty, reserve, made[i][1], last)
-                step = (level, reserve)
+            level, reserve = walk[pair]
+            done, serve, level, reserve = walk_step(
+                ladder, level, kept, novelty, reserve, made[i][1],
+                t == tries - 1)
             if not done:
-                walk[pair] = step
+                walk[pair] = (level, reserve)
                 continue
             del walk[pair]
             if serve is not None:
                 accepted[pair] = serve
     return accepted
-
-
-def try_id(ladder: Optional[StrengthLadder], variant: int, k: int,
-           level: int = 0, attempt: int = 0) -> int:
-    """The cache id of try ``attempt`` of ``variant`` (at ``level``)."""
-    if ladder is None:
-        return variant + attempt * k
-    return ladder.variant_id(variant, attempt, k, level)
 
 
 def record_generation(path: str, cache: VariantCache, selected: int,

@@ -15,11 +15,11 @@ class StrengthLadder:
     units: 0 a copy, 1 as different as another real image of its class)
     is kept in reserve and remade one step higher while tries remain; the
     reserve is served when tries run out, or when a remake above it is
-    rejected. See :meth:`step`.
+    rejected. See :func:`walk_step`.
 
     Cache keys: try ``t`` of variant ``v`` (of ``k`` per sample) at level
-    ``l`` is stored as variant id ``(v + t * k) * n + l`` (``n`` levels),
-    so the id alone says the strength it was made at
+    ``l`` is stored as variant id ``(v + t * k) * n + l`` (``n`` levels,
+    :func:`try_id`), so the id alone says the strength it was made at
     (:meth:`strength_of`) and ids of different strengths never collide.
     A ladder of one strength is no ladder: ids are ``v + t * k``, as
     without a filter's ladder.
@@ -47,10 +47,6 @@ class StrengthLadder:
     def __len__(self) -> int:
         return len(self.strengths)
 
-    def __eq__(self, other) -> bool:
-        return isinstance(other, StrengthLadder) and \
-            self.settings() == other.settings()
-
     def settings(self) -> dict:
         return dict(strengths=list(self.strengths),
                     novelty_floor=self.novelty_floor)
@@ -60,39 +56,47 @@ class StrengthLadder:
         with a floor."""
         return len(self) + (self.novelty_floor is not None)
 
-    # -- variant ids ----------------------------------------------------------
-    def variant_id(self, variant: int, attempt: int, num_variants: int,
-                   level: int) -> int:
-        base = int(variant) + int(attempt) * int(num_variants)
-        return base if len(self) == 1 else base * len(self) + int(level)
-
     def level_of(self, variant_id: int) -> int:
         return int(variant_id) % len(self)
 
     def strength_of(self, variant_id: int) -> float:
         return self.strengths[self.level_of(variant_id)]
 
-    # -- the walk ---------------------------------------------------------------
-    def step(self, level: int, kept: bool, novelty: float,
-             reserve: Optional[int], variant_id: int,
-             last: bool) -> tuple:
-        """What follows one verdict on ``variant_id`` (made at ``level``),
-        given the ``reserve`` kept so far (a near-copy's id, or None) and
-        whether this was the ``last`` try.
 
-        Returns ``(done, served, level, reserve)``: when ``done``,
-        ``served`` is the id to serve (None: dropped); otherwise the
-        variant is made again at ``level``.
-        """
-        floor = self.novelty_floor
-        if kept and (floor is None or not novelty < floor):
-            return True, variant_id, level, reserve
-        if kept:  # a near-copy: keep it in reserve, try one step higher
-            if level == 0 or last:
-                return True, variant_id, level, variant_id
-            return False, None, level - 1, variant_id
-        if reserve is not None:  # the step above the reserve lost the label
-            return True, reserve, level, reserve
-        if last:
-            return True, None, level, None
-        return False, None, min(level + 1, len(self) - 1), None
+def try_id(ladder: Optional[StrengthLadder], variant: int,
+           num_variants: int, level: int = 0, attempt: int = 0) -> int:
+    """The cache id of try ``attempt`` of ``variant`` (of ``num_variants``
+    per sample) at ``level``: ``(variant + attempt * k) * n + level`` for
+    ``n`` levels; without a ladder (None) or with one of one strength,
+    ``variant + attempt * k``."""
+    levels = 1 if ladder is None else len(ladder)
+    base = int(variant) + int(attempt) * int(num_variants)
+    return base if levels == 1 else base * levels + int(level)
+
+
+def walk_step(ladder: Optional[StrengthLadder], level: int, kept: bool,
+              novelty: float, reserve: Optional[int], variant_id: int,
+              last: bool) -> tuple:
+    """What follows one verdict on ``variant_id`` (made at ``level``),
+    given the ``reserve`` kept so far (a near-copy's id, or None) and
+    whether this was the ``last`` try. Without a ladder (None) the walk
+    has one step and no floor: a rejection remakes the variant with its
+    next seed until the tries run out.
+
+    Returns ``(done, served, level, reserve)``: when ``done``, ``served``
+    is the id to serve (None: dropped); otherwise the variant is made
+    again at ``level``.
+    """
+    floor = None if ladder is None else ladder.novelty_floor
+    lowest = 0 if ladder is None else len(ladder) - 1
+    if kept and (floor is None or not novelty < floor):
+        return True, variant_id, level, reserve
+    if kept:  # a near-copy: keep it in reserve, try one step higher
+        if level == 0 or last:
+            return True, variant_id, level, variant_id
+        return False, None, level - 1, variant_id
+    if reserve is not None:  # the step above the reserve lost the label
+        return True, reserve, level, reserve
+    if last:
+        return True, None, level, None
+    return False, None, min(level + 1, lowest), None

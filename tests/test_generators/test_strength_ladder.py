@@ -1,7 +1,7 @@
 """The strength ladder: its checks, its cache ids and the walk."""
 import pytest
 
-from mmtada.generators import StrengthLadder
+from mmtada.generators import StrengthLadder, try_id, walk_step
 
 NAN = float('nan')
 
@@ -22,7 +22,7 @@ def test_strengths_must_fall_and_lie_in_zero_one():
 
 def test_ids_say_their_strength_and_never_collide():
     ladder, k = StrengthLadder([0.5, 0.35, 0.2]), 2
-    ids = {(v, t, lv): ladder.variant_id(v, t, k, lv)
+    ids = {(v, t, lv): try_id(ladder, v, k, lv, t)
            for v in range(k) for t in range(4) for lv in range(3)}
     assert len(set(ids.values())) == len(ids)
     for (v, t, lv), i in ids.items():
@@ -30,7 +30,8 @@ def test_ids_say_their_strength_and_never_collide():
         assert ladder.level_of(i) == lv
     # one strength: the ids of a filter without a ladder
     one = StrengthLadder([0.3])
-    assert [one.variant_id(1, t, 2, 0) for t in range(3)] == [1, 3, 5]
+    assert [try_id(one, 1, 2, 0, t) for t in range(3)] == [1, 3, 5]
+    assert [try_id(None, 1, 2, 0, t) for t in range(3)] == [1, 3, 5]
 
 
 def walk(ladder, verdicts, tries):
@@ -39,8 +40,8 @@ def walk(ladder, verdicts, tries):
     level, reserve, tried = 0, None, []
     for t, (kept, novelty) in enumerate(verdicts[:tries]):
         tried.append(level)
-        done, served, level, reserve = ladder.step(
-            level, kept, novelty, reserve, 100 + t, t == tries - 1)
+        done, served, level, reserve = walk_step(
+            ladder, level, kept, novelty, reserve, 100 + t, t == tries - 1)
         if done:
             return tried, served
     raise AssertionError('the walk did not end within its tries')
@@ -54,6 +55,11 @@ def test_rejections_walk_down_and_the_lowest_drops():
     # more tries than steps: the lowest is retried with new seeds
     assert walk(ladder, [(False, NAN)] * 4 + [(True, NAN)], 5) == \
         ([0, 1, 2, 2, 2], 104)
+
+
+def test_without_a_ladder_a_rejection_retries_until_the_tries_run_out():
+    assert walk(None, [(False, NAN), (True, NAN)], 3) == ([0, 0], 101)
+    assert walk(None, [(False, NAN)] * 3, 3) == ([0, 0, 0], None)
 
 
 def test_a_near_copy_is_remade_higher_and_kept_in_reserve():
