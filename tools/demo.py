@@ -6,10 +6,11 @@ ResNet of ``configs/tada_resnet18_digits.py``. Trains the baseline; a small
 pixel diffusion model on the training digits (``tools/train_diffusion.py``,
 a few minutes); USEFUL (the selected digits copied k times) and TADA
 (SDEdit variants of them, filtered by the baseline: a variant must keep its
-label, made at 0.5, 0.35 or 0.2, the highest that keeps it); scores the variants with the baseline
-(``tools/variant_quality.py``'s measures); prints one table (test
-accuracy, selected fraction, variants, generation seconds) and the variant
-quality line, and writes the TADA run's HTML report.
+label, made at 0.5, 0.35 or 0.2, the highest that keeps it); scores the
+variants with the baseline (``tools/variant_quality.py``'s measures);
+prints one table (test accuracy, selected fraction, variants, generation
+seconds) and the variant quality line, and writes the TADA run's HTML
+report.
 
 ``--detection``: the digits on cluttered canvases with their boxes (COCO
 files written to ``WORK_DIR/data``), a small RetinaNet

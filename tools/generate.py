@@ -8,10 +8,11 @@ Uses the config's LearningLagHook settings (generator, num_variants, seed,
 cache_dir) and writes where that training run will look: the hook's
 ``cache_dir`` or ``<work_dir>/tada/variants``, so the run then generates
 nothing but what its variant filter remakes (with a strength ladder, each
-variant is made here at the ladder's first, highest strength). Work is split across the ranks of a launched job
-(``--launcher pytorch`` under torchrun) or between independent jobs
-(``--shard 0/4`` ... ``--shard 3/4``), each variant made once; what is
-already cached is skipped, so a rerun picks up where a stopped run ended.
+variant is made here at the ladder's first, highest strength). Work is
+split across the ranks of a launched job (``--launcher pytorch`` under
+torchrun) or between independent jobs (``--shard 0/4`` ...
+``--shard 3/4``), each variant made once; what is already cached is
+skipped, so a rerun picks up where a stopped run ended.
 """
 import argparse
 import os.path as osp

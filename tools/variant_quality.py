@@ -24,8 +24,9 @@ strength for a sweep (see mmtada/evaluation/variant_quality.py). With
 ``--judge``, each strength's variants go through ``LabelAgreement`` with
 that checkpoint (as a run's filter: rejected ones remade, up to three
 makes) and the *served* ones are scored, with the makes each served
-variant cost (found in the cache or made now); ``--ladder`` adds an arm that walks the ladder, with the
-strengths its variants were served at. Detection
+variant cost (found in the cache or made now); ``--ladder`` adds an arm
+that walks the ladder, with the strengths its variants were served at.
+Detection
 (a run): the box fidelity of tools/box_fidelity.py and the novelty of the
 scene outside the boxes. Prints a table; writes JSON beside the run
 (``RUN/tada/variant_quality.json``, shown by tools/report.py) or

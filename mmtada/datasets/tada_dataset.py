@@ -71,10 +71,11 @@ class TADADataset:
 
     Every item's data sample carries in its metainfo ``sample_idx`` (this
     wrapper's index, unique), ``source_idx`` (the base sample it comes
-    from), ``is_synthetic`` and ``variant_idx`` (its cache id; -1: real). Variants go through the **inner dataset's**
-    pipeline; in-memory images (mmpretrain's CIFAR datasets hold RGB arrays)
-    are given in ``in_memory_channel_order``, file-based ones by path, read
-    by the pipeline exactly as the originals are.
+    from), ``is_synthetic`` and ``variant_idx`` (its cache id; -1: real).
+    Variants go through the **inner dataset's** pipeline; in-memory images
+    (mmpretrain's CIFAR datasets hold RGB arrays) are given in
+    ``in_memory_channel_order``, file-based ones by path, read by the
+    pipeline exactly as the originals are.
 
     The wrapped dataset is an mmengine ``BaseDataset`` (mmpretrain's and
     mmdet's datasets) or a ``ConcatDataset`` / ``RepeatDataset`` /

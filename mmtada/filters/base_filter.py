@@ -71,6 +71,11 @@ class BaseVariantFilter(metaclass=ABCMeta):
                 f'max_tries >= {len(self.ladder)} (or leave it unset).')
 
     @property
+    def novelty_floor(self) -> Optional[float]:
+        """The ladder's floor (None: no novelty to measure)."""
+        return None if self.ladder is None else self.ladder.novelty_floor
+
+    @property
     def max_tries(self) -> int:
         return self._max_tries
 
@@ -101,8 +106,7 @@ class BaseVariantFilter(metaclass=ABCMeta):
         ``variant_quality``'s units (what a ``novelty_floor`` compares
         with). This default gives :meth:`judge`'s verdicts with novelty
         NaN (not measured); a filter that measures it overrides this."""
-        if self.ladder is not None and \
-                self.ladder.novelty_floor is not None:
+        if self.novelty_floor is not None:
             raise ValueError(f'{type(self).__name__} does not measure '
                              'novelty: remove novelty_floor.')
         return [(bool(k), float('nan'))

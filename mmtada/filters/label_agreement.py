@@ -108,8 +108,7 @@ class LabelAgreement(BaseVariantFilter):
         ladder with a floor (else NaN)."""
         if not pairs:
             return []
-        floor = self.ladder is not None and \
-            self.ladder.novelty_floor is not None
+        floor = self.novelty_floor is not None
         sources = sorted({s for s, _ in pairs})
         if reader.is_detection:
             if floor:

@@ -63,6 +63,7 @@ class BoxPreservingSDEdit(BaseGenerator):
         restore_detail (bool): add the upscaled edit to the source instead
             of upscaling the edited image. Defaults to True.
     """
+    varies_strength = True
 
     def __init__(self,
                  generator: dict,
@@ -104,7 +105,6 @@ class BoxPreservingSDEdit(BaseGenerator):
                 f"(mmtada.PixelSDEdit or mmtada.LatentSDEdit), not "
                 f"{cfg.get('type')}.") from None
         self.batch_size = self.generator.batch_size
-        self.varies_strength = True
         self.resolution = int(self.generator.resolution)
 
     def generate(self, images: List[np.ndarray], annotations: List[dict],

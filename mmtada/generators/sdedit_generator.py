@@ -33,6 +33,7 @@ class SDEditGenerator(BaseGenerator):
         dtype (str): ``'auto'`` (fp16 on CUDA, fp32 on CPU), ``'fp32'``,
             ``'fp16'``, ``'bf16'``.
     """
+    varies_strength = True
 
     def __init__(self, strength: float, strength_inside: Optional[float],
                  num_inference_steps: int, scheduler: str, batch_size: int,
@@ -57,8 +58,6 @@ class SDEditGenerator(BaseGenerator):
             if device == 'auto' else device)
         self.dtype = DTYPES[dtype] if dtype != 'auto' else (
             torch.float16 if self.device.type == 'cuda' else torch.float32)
-
-    varies_strength = True
 
     def generate(self, images: List[np.ndarray], annotations: List[dict],
                  seeds: List[int]) -> List[np.ndarray]:

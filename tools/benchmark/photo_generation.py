@@ -29,8 +29,11 @@ from mmtada.generators.box_preserving_sdedit import add_edit
 from mmtada.generators.diffusion_training import build_unet
 from mmtada.registry import GENERATORS
 
-STAGES = (('model', ('torch', 'diffusers')), ('restore', ('add_edit', )),
-          ('png encode', ('imencode', )), ('source decode', ('imdecode', )))
+# Stages timed by the self time of the functions whose file or name holds
+# one of the keys; the restore is add_edit with what it calls.
+SELF_TIMED = (('model', ('torch', 'diffusers')),
+              ('png encode', ('imencode', )),
+              ('source decode', ('imdecode', )))
 
 
 def parse_args():
@@ -64,15 +67,15 @@ def stage_seconds(profile, total: float) -> dict:
     diffusers' functions, the restore ``add_edit`` with what it calls,
     PNG encoding and decoding OpenCV's calls; the rest is the remainder
     (letterboxing, masks, hashing, file writes, Python)."""
-    out = {name: 0.0 for name, _ in STAGES}
+    out = {name: 0.0 for name, _ in SELF_TIMED}
+    out['restore'] = 0.0
     for (path, _, func), (_, _, tottime, cumtime, _) in \
             pstats.Stats(profile).stats.items():
         if func == 'add_edit':
             out['restore'] += cumtime
             continue
-        for name, keys in STAGES:
-            if name != 'restore' and any(k in f'{path}:{func}'
-                                         for k in keys):
+        for name, keys in SELF_TIMED:
+            if any(k in f'{path}:{func}' for k in keys):
                 out[name] += tottime
                 break
     out['rest'] = total - sum(out.values())
