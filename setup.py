@@ -24,7 +24,15 @@ setup(
     description='Targeted diffusion augmentation (TADA) for mmpretrain and mmdet',
     long_description=open('README.md').read() if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
-    packages=find_packages(exclude=('tests', 'tests.*', 'configs', 'tools')),
+    packages=find_packages(include=('mmtada', 'mmtada.*')),
+    # The fragments, example configs and tools ship inside the package
+    # (mmtada/utils/shipped_files.py); the clone's benchmarks and its
+    # installer do not.
+    package_data=dict(mmtada=[
+        'configs/*.py', 'configs/_base_/*.py', 'tools/*.py',
+        'tools/dist_train.sh', 'tools/slurm_train.sh'
+    ]),
+    entry_points=dict(console_scripts=['mmtada = mmtada.cli:main']),
     python_requires='>=3.9',
     install_requires=read_requirements('runtime.txt'),
     extras_require=dict(

@@ -92,8 +92,9 @@ class LearningLagHook(Hook):
         if check_mode(mode) == 'restart':
             raise ValueError(
                 "mode='restart' (select, then train from scratch) is two "
-                'runs, which mmtada.apis.train runs: train with '
-                'python tools/train.py CONFIG (or call '
+                'runs, which mmtada.apis.train runs, not a toolbox\'s own '
+                'tools/train.py: train with mmtada train CONFIG (python '
+                'tools/train.py CONFIG in a clone, or '
                 "mmtada.apis.train(cfg)), or set mode='in_run'.")
         if int(num_variants) < 1:
             raise ValueError('num_variants must be >= 1.')
