@@ -317,10 +317,11 @@ def free_port() -> int:
 
 
 def train_cli(cfg, work_dir, *args, nproc=1, timeout=600, check=True):
-    """Run ``tools/train.py`` on ``cfg`` (dumped to ``<work_dir>.py``) as a
-    user does: one process, or ``torchrun --nproc_per_node=nproc`` with
-    gloo. One thread per process, so the runs are bitwise comparable.
-    Returns the completed process (stdout + stderr in ``.stdout``)."""
+    """Train ``cfg`` (dumped to ``<work_dir>.py``) as a user does: one
+    process (``tools/train.py``), or the README's multi-GPU command,
+    ``torchrun --nproc_per_node=nproc -m mmtada train``, with gloo. One
+    thread per process, so the runs are bitwise comparable. Returns the
+    completed process (stdout + stderr in ``.stdout``)."""
     import os
     import subprocess
     import sys
@@ -331,7 +332,7 @@ def train_cli(cfg, work_dir, *args, nproc=1, timeout=600, check=True):
     if nproc > 1:
         cmd = [sys.executable, '-m', 'torch.distributed.run',
                f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
-               *cmd[1:], '--launcher', 'pytorch']
+               '-m', 'mmtada', 'train', *cmd[2:], '--launcher', 'pytorch']
     env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO)
     out = subprocess.run(cmd, env=env, cwd=REPO, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True,

@@ -10,4 +10,7 @@ train_dataloader.dataset = dict(  # noqa: F405
     tada_dataset, dataset=train_dataloader.dataset,  # noqa: F405
     slot_ratio=0.5 * 4)
 custom_hooks.append(  # noqa: F405
-    dict(tada_hook, select_epoch=3, num_variants=4))  # noqa: F405
+    dict(tada_hook, select_epoch=3, num_variants=4,  # noqa: F405
+         generator=dict(type='mmtada.PixelSDEdit',
+                        weights='work_dirs/demo/diffusion/pipeline',
+                        strength=0.5, num_inference_steps=20)))

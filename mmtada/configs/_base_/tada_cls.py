@@ -14,9 +14,19 @@
 # config style, where custom_hooks.append(...) is one line.)
 custom_imports = dict(imports=['mmtada'], allow_failed_imports=False)
 
-# Exact copies (the USEFUL baseline); for diffusion variants see the README:
-# dict(type='mmtada.PixelSDEdit', weights=..., strength=0.5) or LatentSDEdit.
-tada_generator = dict(type='mmtada.Upsample')
+# TADA's generator, the paper's: a text-to-image latent diffusion model that
+# edits each selected image with its class prompt (SDEdit: noised half-way,
+# then denoised; guidance 3, 100 steps). Weights: a hub id or a local folder
+# (offline: a folder). A pixel model of your own (tools/train_diffusion.py):
+# dict(type='mmtada.PixelSDEdit', weights=FOLDER, strength=0.5).
+# Exact copies instead (the USEFUL baseline): dict(type='mmtada.Upsample').
+tada_generator = dict(
+    type='mmtada.LatentSDEdit',
+    weights='stable-diffusion-v1-5/stable-diffusion-v1-5',
+    prompt_template='a photo of a {}',
+    strength=0.5,
+    guidance_scale=3.0,
+    num_inference_steps=100)
 
 tada_hook = dict(
     type='mmtada.LearningLagHook',
@@ -24,6 +34,8 @@ tada_hook = dict(
     rule='kmeans',           # per class 2-means on the outputs (paper)
     num_variants=5,          # k, variants per selected sample (paper: ~5)
     generator=tada_generator,
+    variant_codec='png',     # 'source': JPEG (q95) for JPEG sources,
+                             # about 0.2x PNG's bytes on photos
     mode='in_run')           # or 'restart': select, retrain from scratch
 
 # Synthetic capacity (in_run mode; restart mode sizes it to the selection):
