@@ -86,7 +86,7 @@ def open_run(cfg: Config, work_dir: str, selection: Optional[str] = None,
     ladder = run_ladder(hook)
     if variants:
         cache = open_cache(hook.generator_cfg, reader, hook.seed, cache_root,
-                           ladder)
+                           ladder, hook.codec(reader))
         pairs = served_pairs(work_dir, selected, hook.num_variants, ladder)
     return TadaRun(reader, hook, cache_root, layout, selected, path, cache,
                    pairs, ladder)

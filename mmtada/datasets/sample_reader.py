@@ -262,6 +262,16 @@ class SampleReader:
             return to_rgb8(info['img'], self.in_memory_channel_order)
         return to_rgb8(self._decode(idx, 'color'))
 
+    def image_files(self) -> List[Optional[str]]:
+        """Each base sample's image file (None: an in-memory image), from
+        the data infos alone (nothing is read)."""
+        files = []
+        for idx in range(len(self)):
+            leaf, local = self.locate(idx)
+            info = leaf.get_data_info(local)
+            files.append(None if 'img' in info else info.get('img_path'))
+        return files
+
     def source_format(self, idx: int) -> ImageFormat:
         """Base sample ``idx``'s channel count, depth and alpha: the format
         its variants are stored and served in."""

@@ -11,11 +11,12 @@ from .sharded_generation import generate_shard, variant_pairs, variant_seed
 from .strength_ladder import StrengthLadder, try_id, walk_step
 from .upsample import Upsample
 from .variant_cache import VariantCache, check_writable, settings_key
+from .variant_codec import VariantCodec, choose_codec
 
 __all__ = [
     'BaseGenerator', 'BoxPreservingSDEdit', 'LatentSDEdit', 'PixelSDEdit',
     'SampleSource', 'StrengthLadder', 'Upsample', 'VariantCache',
-    'VariantSet', 'check_writable', 'generate_shard', 'layout_mask',
+    'VariantCodec', 'VariantSet', 'check_writable', 'choose_codec', 'generate_shard', 'layout_mask',
     'make_variants', 'open_cache', 'resolve_weights', 'sdedit',
     'settings_key', 'try_id', 'variant_pairs', 'variant_seed', 'walk_step',
     'weights_fingerprint'

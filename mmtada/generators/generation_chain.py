@@ -18,6 +18,7 @@ from .sharded_generation import generate_shard, variant_pairs
 from .sample_source import SampleSource
 from .strength_ladder import StrengthLadder, try_id, walk_step
 from .variant_cache import VariantCache
+from .variant_codec import VariantCodec
 
 FILTER_COUNTS = ('kept', 'remade', 'dropped', 'filter_seconds', 'strengths')
 
@@ -59,13 +60,15 @@ class VariantSet(NamedTuple):
 
 
 def open_cache(generator_cfg: dict, samples: SampleSource, seed: int,
-               root: str,
-               ladder: Optional[StrengthLadder] = None) -> VariantCache:
-    """The cache a run with ``generator_cfg``, ``seed`` (and its filter's
-    ``ladder``) uses under ``root``, for tools that read a run's variants.
-    Builds the generator (its settings key the cache) and releases it."""
+               root: str, ladder: Optional[StrengthLadder] = None,
+               codec: Optional[VariantCodec] = None) -> VariantCache:
+    """The cache a run with ``generator_cfg``, ``seed`` (its filter's
+    ``ladder`` and its ``codec``) uses under ``root``, for tools that read
+    a run's variants. Builds the generator (its settings key the cache)
+    and releases it."""
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
-    return VariantCache.for_run(root, samples, generator, seed, ladder)
+    return VariantCache.for_run(root, samples, generator, seed, ladder,
+                                codec)
 
 
 def served(pairs, accepted: Dict) -> List[Tuple[int, Optional[int]]]:
@@ -97,7 +100,8 @@ def make_variants(generator_cfg: dict,
                   shard: Optional[Tuple[int, int]] = None,
                   variant_filter=None,
                   verdicts: Optional[Dict] = None,
-                  ladder: Optional[StrengthLadder] = None) -> VariantSet:
+                  ladder: Optional[StrengthLadder] = None,
+                  codec: Optional[VariantCodec] = None) -> VariantSet:
     """Make every missing variant of ``sources`` and say what to serve.
 
     The generator is built here and released before returning, so that
@@ -139,6 +143,8 @@ def make_variants(generator_cfg: dict,
         ladder (StrengthLadder, optional): without a filter, each variant
             is made at its first step (e.g. ``tools/generate.py`` ahead of
             a run that filters). Defaults to None: the filter's.
+        codec (VariantCodec, optional): how variants are stored. Defaults
+            to None (PNG).
     """
     k = int(num_variants)
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
@@ -151,7 +157,7 @@ def make_variants(generator_cfg: dict,
             f'{type(generator).__name__}: remove the filter\'s strengths '
             'or change the generator.')
     cache = VariantCache.for_run(cache_root, samples, generator, seed,
-                                 ladder)
+                                 ladder, codec)
     pairs = variant_pairs(sources, k)
     counts = dict(total=len(pairs), generated=0, reused=0, seconds=0.0)
 

@@ -15,6 +15,7 @@ from mmtada.utils.fileio import (HOST, atomic_write_bytes,
                                  remove_stale_temp_files, temp_prefix)
 from mmtada.utils.image_format import ImageFormat, to_format, to_rgb8
 from .strength_ladder import StrengthLadder
+from .variant_codec import VariantCodec
 
 Pair = Tuple[int, int]
 
@@ -51,7 +52,8 @@ class VariantCache:
     """Variants of one dataset made with one generator setting.
 
     Layout under ``<root>/<dataset>-<settings hash>/``: ``settings.json``,
-    ``<src // 1000>/<src>_<v>.png`` and ``manifest/<host>-<pid>.jsonl``,
+    ``<src // 1000>/<src>_<v>.png`` (``.jpg`` with a JPEG
+    :class:`VariantCodec`) and ``manifest/<host>-<pid>.jsonl``,
     one line ``{"s", "v", "bytes", "sha256"}`` per variant written, each
     process appending to its own file. File names are built from integers
     and hashes only; nothing from the data reaches a path.
@@ -75,10 +77,12 @@ class VariantCache:
         settings (dict): the generator's settings plus the seed.
         ladder (StrengthLadder, optional): Defaults to None (every variant
             at the generator's own strength).
+        codec (VariantCodec, optional): Defaults to None (PNG).
     """
 
     def __init__(self, root: str, dataset: str, settings: dict,
-                 ladder: Optional[StrengthLadder] = None):
+                 ladder: Optional[StrengthLadder] = None,
+                 codec: Optional[VariantCodec] = None):
         if not re.fullmatch(r'[0-9a-f]{12,}', str(dataset)):
             raise ValueError(
                 f'dataset fingerprint {dataset!r} is not a hex digest: pass '
@@ -87,6 +91,8 @@ class VariantCache:
         self.ladder = ladder
         if ladder is not None:
             self.settings['ladder'] = list(ladder.strengths)
+        self.codec = codec or VariantCodec()
+        self.settings.update(self.codec.settings())
         self.dir = osp.join(root,
                             f'{dataset[:12]}-{settings_key(self.settings)}')
         self._entries: Dict[Pair, Set[Tuple[int, str]]] = {}
@@ -112,12 +118,14 @@ class VariantCache:
 
     @classmethod
     def for_run(cls, root: str, source, generator, seed: int,
-                ladder: Optional[StrengthLadder] = None) -> 'VariantCache':
+                ladder: Optional[StrengthLadder] = None,
+                codec: Optional[VariantCodec] = None) -> 'VariantCache':
         """The cache of ``generator``'s variants of ``source`` (a
-        :class:`SampleSource`) made with ``seed`` (and ``ladder``)."""
+        :class:`SampleSource`) made with ``seed`` (and ``ladder``), stored
+        with ``codec``."""
         return cls(root, source.fingerprint(),
                    dict(generator=generator.settings(), seed=int(seed)),
-                   ladder)
+                   ladder, codec)
 
     def strength_of(self, variant_idx: int) -> Optional[float]:
         """The strength a variant is made at: its ladder step's, or None
@@ -166,7 +174,8 @@ class VariantCache:
     # -- variants -----------------------------------------------------------
     def path(self, source_idx: int, variant_idx: int) -> str:
         s, v = int(source_idx), int(variant_idx)
-        return osp.join(self.dir, f'{s // 1000:05d}', f'{s}_{v}.png')
+        return osp.join(self.dir, f'{s // 1000:05d}',
+                        f'{s}_{v}{self.codec.ext}')
 
     def has(self, source_idx: int, variant_idx: int) -> bool:
         """Listed in the manifest, and the file has the listed size."""
@@ -207,14 +216,11 @@ class VariantCache:
 
     def write(self, source_idx: int, variant_idx: int, rgb: np.ndarray,
               fmt: Optional[ImageFormat] = None) -> str:
-        """Store a variant (uint8 RGB) as PNG, in its source's format
-        ``fmt`` (grey, 16-bit, RGBA; default RGB)."""
+        """Store a variant (uint8 RGB) in the cache's codec, in its
+        source's format ``fmt`` (grey, 16-bit, RGBA; default RGB)."""
         s, v = int(source_idx), int(variant_idx)
         path = self.path(s, v)
-        ok, buf = cv2.imencode('.png', to_format(rgb, fmt or ImageFormat()))
-        if not ok:
-            raise RuntimeError(f'could not encode variant {path}')
-        data = buf.tobytes()
+        data = self.codec.encode(to_format(rgb, fmt or ImageFormat()))
         try:
             atomic_write_bytes(path, data)
             self._append(s, v, len(data), hashlib.sha256(data).hexdigest())

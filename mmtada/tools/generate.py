@@ -65,7 +65,8 @@ def main():
     hook, indices = run.hook, run.selection.indices
     made = make_variants(hook.generator_cfg, run.reader, indices,
                          hook.num_variants, hook.seed, run.cache_root,
-                         shard=shard, ladder=run.ladder)
+                         shard=shard, ladder=run.ladder,
+                         codec=hook.codec(run.reader))
     if is_main_process():
         out = made.counts
         rate = out['generated'] / max(out['seconds'], 1e-9)

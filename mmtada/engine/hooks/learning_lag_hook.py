@@ -12,7 +12,7 @@ from mmtada.datasets.tada_dataset import (check_class_balancing,
 from mmtada.engine.divergence import check_finite
 from mmtada.engine.lag_tracker import LagTracker
 from mmtada.engine.tada_state import TADAState
-from mmtada.generators import check_writable, make_variants
+from mmtada.generators import check_writable, choose_codec, make_variants
 from mmtada.registry import GENERATORS, HOOKS, VARIANT_FILTERS
 from mmtada.selection import Selection
 from mmtada.selection.auto_epoch import (DEFAULT_FRACTION, DEFAULT_RANGE,
@@ -60,6 +60,11 @@ class LearningLagHook(Hook):
             first epoch instead of recording. Defaults to None.
         cache_dir (str, optional): the variant cache root, seen by every
             rank. Defaults to None: ``<work_dir>/tada/variants``.
+        variant_codec (str): how variants are stored: ``'png'``
+            (lossless) or ``'source'`` (JPEG at ``jpeg_quality`` when every
+            training image is a JPEG file, else PNG). Defaults to
+            ``'png'``.
+        jpeg_quality (int): Defaults to 95.
         seed (int): generation seed. Defaults to 0.
         variant_filter (dict, optional): e.g. ``dict(type=
             'mmtada.LabelAgreement')``. Defaults to None.
@@ -83,6 +88,8 @@ class LearningLagHook(Hook):
                  stop_after_selection: bool = False,
                  selection: Optional[str] = None,
                  cache_dir: Optional[str] = None,
+                 variant_codec: str = 'png',
+                 jpeg_quality: int = 95,
                  seed: int = 0,
                  variant_filter: Optional[dict] = None,
                  auto_range: Tuple[float, float] = DEFAULT_RANGE,
@@ -113,20 +120,29 @@ class LearningLagHook(Hook):
         self.stop_after_selection = bool(stop_after_selection)
         self.selection_file = selection
         self.cache_dir = cache_dir
+        choose_codec(variant_codec, jpeg_quality)  # checked now
+        self.variant_codec = variant_codec
+        self.jpeg_quality = int(jpeg_quality)
         self.seed = int(seed)
         self.state: Optional[TADAState] = None
         self._resumed: Optional[dict] = None
 
     def signature(self) -> dict:
         """The settings a resumed run must share with the original."""
+        codec = {} if self.variant_codec == 'png' else dict(
+            variant_codec=self.variant_codec, jpeg_quality=self.jpeg_quality)
         return dict(self.tracker.settings(), **self.when.signature(),
                     num_variants=self.num_variants,
                     generator=self.generator_cfg, seed=self.seed,
-                    variant_filter=self.variant_filter_cfg)
+                    variant_filter=self.variant_filter_cfg, **codec)
 
     def cache_root(self, work_dir: str) -> str:
         """The variant cache root of a run in ``work_dir``."""
         return self.cache_dir or RunLayout(work_dir).variants
+
+    def codec(self, reader):
+        """How this run stores the variants of ``reader``'s samples."""
+        return choose_codec(self.variant_codec, self.jpeg_quality, reader)
 
     def before_train(self, runner) -> None:
         """Check the set-up and build the workers; restore a resumed run's
@@ -234,7 +250,7 @@ class LearningLagHook(Hook):
             self.generator_cfg, self.dataset.reader, state.selection.indices,
             self.num_variants, self.seed, self.cache_root(runner.work_dir),
             record=self.layout.generation, variant_filter=variant_filter,
-            verdicts=state.verdicts)
+            verdicts=state.verdicts, codec=self.codec(self.dataset.reader))
         state.generation, state.verdicts = made.counts, made.verdicts
         if dist.is_main_process():
             atomic_write_json(self.layout.served,
