@@ -14,6 +14,7 @@ from mmengine.logging import print_log
 
 from mmtada.registry import GENERATORS
 from mmtada.utils.fileio import atomic_write_json
+from mmtada.utils.shared_folder import check_shared_folder
 from .sharded_generation import generate_shard, variant_pairs
 from .sample_source import SampleSource
 from .strength_ladder import StrengthLadder, try_id, walk_step
@@ -109,7 +110,9 @@ def make_variants(generator_cfg: dict,
     split across the ranks of the process group, or between independent
     jobs with ``shard=(index, count)`` (see :func:`generate_shard`);
     every rank must call this with the same arguments, and afterwards
-    every rank can read every variant. With ``record`` (a
+    every rank can read every variant. Before any work every rank checks
+    that it sees the cache folder rank 0 sees
+    (:func:`~mmtada.utils.shared_folder.check_shared_folder`). With ``record`` (a
     ``generation.json`` path) rank 0 merges this call's cost into it.
 
     With ``variant_filter`` (a bound
@@ -158,6 +161,7 @@ def make_variants(generator_cfg: dict,
             'or change the generator.')
     cache = VariantCache.for_run(cache_root, samples, generator, seed,
                                  ladder, codec)
+    check_shared_folder(cache.dir)  # before any work: all ranks see it
     pairs = variant_pairs(sources, k)
     counts = dict(total=len(pairs), generated=0, reused=0, seconds=0.0)
 
