@@ -11,10 +11,9 @@ import subprocess
 import sys
 
 import pytest
+from conftest import tiny_cls_cfg, tiny_det_cfg
 
 from mmtada.utils import RunLayout
-
-from conftest import tiny_cls_cfg, tiny_det_cfg
 
 pytestmark = pytest.mark.slow
 

@@ -19,7 +19,6 @@ variant's new pixels are not).
 """
 import argparse
 import glob
-import json
 import tempfile
 import time
 
@@ -32,6 +31,7 @@ from mmtada.apis import open_run
 from mmtada.filters import VariantScorer
 from mmtada.filters.variant_scoring import model_from_checkpoint
 from mmtada.generators import VariantCache, VariantCodec
+from mmtada.utils import atomic_write_json
 from mmtada.utils.config_pipeline import config_test_pipeline
 from mmtada.utils.image_format import to_rgb8
 
@@ -135,8 +135,7 @@ def main():
     if 'label_kept_png' in out.get('run', {}):
         print(f"PNG label kept {out['run']['label_kept_png']:.3f}")
     if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(out, f, indent=1)
+        atomic_write_json(args.json, out, indent=1)
 
 
 if __name__ == '__main__':
