@@ -104,9 +104,11 @@ def write_cifar10(root, n_train=160, n_test=80):
         pickle.dump({'label_names': list(CIFAR10.METAINFO['classes'])}, f)
 
 
-def test_cifar10_config_runs_on_cifar_files(tmp_path):
+def test_cifar10_config_runs_on_cifar_files(tmp_path, latent_weights):
     """configs/tada_resnet18_cifar10.py (mmpretrain's ResNet-18 recipe)
-    on files in CIFAR-10's format, read by mmpretrain's CIFAR loader."""
+    on files in CIFAR-10's format, read by mmpretrain's CIFAR loader,
+    with the fragment's generator (Stable Diffusion image-to-image) on a
+    tiny random Stable Diffusion folder."""
     DATASETS.register_module(module=UncheckedCIFAR10, force=True)
     write_cifar10(str(tmp_path / 'cifar10'))
     cfg = Config.fromfile(
@@ -123,6 +125,9 @@ def test_cifar10_config_runs_on_cifar_files(tmp_path):
     cfg.model.head.in_channels = 128
     cfg.train_cfg.max_epochs = 2
     cfg.custom_hooks[0].select_epoch = 1
+    assert cfg.custom_hooks[0].generator.type == 'mmtada.LatentSDEdit'
+    cfg.custom_hooks[0].generator.update(weights=latent_weights,
+                                         num_inference_steps=10)
     cfg.work_dir = str(tmp_path / 'work')
     cfg.default_hooks.logger.interval = 1000
     runner = train(cfg)
@@ -147,7 +152,8 @@ def every(step, n=5000):
 @pytest.mark.slow
 @pytest.mark.skipif(not osp.isdir(osp.join(SHARED, 'cifar10-subset')),
                     reason='the shared CIFAR-10 subset is not on this machine')
-def test_imagefolder_config_on_the_shared_cifar10_subset(tmp_path):
+def test_imagefolder_config_on_the_shared_cifar10_subset(tmp_path,
+                                                         latent_weights):
     """The README's image-folder config through tools/train.py, on real
     CIFAR-10 files (a short schedule)."""
     import subprocess
@@ -167,7 +173,10 @@ def test_imagefolder_config_on_the_shared_cifar10_subset(tmp_path):
         'val_dataloader.num_workers=1', 'default_hooks.logger.interval=1000',
         # the recipe's ResNet-18 at a quarter of its width (16x fewer FLOPs)
         'model.backbone.stem_channels=16', 'model.backbone.base_channels=16',
-        'model.head.in_channels=128'
+        'model.head.in_channels=128',
+        # the fragment's generator on a tiny random Stable Diffusion folder
+        f'custom_hooks.0.generator.weights={latent_weights}',
+        'custom_hooks.0.generator.num_inference_steps=10'
     ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True,
                          timeout=900)

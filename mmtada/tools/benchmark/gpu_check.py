@@ -72,8 +72,8 @@ def prepare(args):
     from mmtada.testing.cifar_files import write_cifar100
     root = osp.abspath(osp.join(args.dir, 'cifar100'))
     write_cifar100(root, args.train, args.test, num_classes=args.classes)
-    save_tiny_pixel_model(osp.join(args.dir, 'pixel'), resolution=32,
-                          num_classes=0)
+    pixel = osp.abspath(osp.join(args.dir, 'pixel'))
+    save_tiny_pixel_model(pixel, resolution=32, num_classes=0)
     recipe = osp.join(REPO, 'configs', 'tada_resnet50_cifar100.py')
     data = f"dict(type='UncheckedCIFAR100', data_root={root!r}, " \
         'download=False)'
@@ -85,6 +85,10 @@ custom_imports = dict(imports=['mmtada', 'mmtada.testing.cifar_files'],
 train_dataloader = dict(dataset=dict(dataset={data}))
 val_dataloader = dict(dataset={data})
 test_dataloader = dict(dataset={data})
+# the end-to-end run's generator: the tiny pixel model (the recipe's own,
+# Stable Diffusion 1.5 from the hub, is not on the device)
+custom_hooks = [dict(_base_.custom_hooks[0], generator=dict(
+    type='mmtada.PixelSDEdit', weights={pixel!r}, strength=0.5))]
 """)
     print(f'wrote {args.train} + {args.test} CIFAR-100 images, a tiny '
           f'pixel model and config.py under {args.dir}')

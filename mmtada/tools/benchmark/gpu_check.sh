@@ -163,15 +163,12 @@ else
 fi
 t=$(date +%s)
 if [ "$prep" = 0 ]; then
-  # $DATA/config.py: the recipe reading the CIFAR-100 files (prepare)
+  # $DATA/config.py: the recipe reading the CIFAR-100 files, the tiny
+  # pixel model its generator (prepare)
   step train_e2e "${E2E_LIMIT:-75}" "$OUT/training.log" \
     "$PY" tools/train.py "$DATA/config.py" --work-dir "$SCRATCH/work" \
     "${AMP[@]}" --cfg-options train_cfg.max_epochs=2 train_cfg.val_interval=2 \
-    custom_hooks.0.select_epoch=1 \
-    custom_hooks.0.generator.type=mmtada.PixelSDEdit \
-    "custom_hooks.0.generator.weights=$DATA/pixel" \
-    custom_hooks.0.generator.strength=0.5 \
-    "${SMALL[@]}" "${E2E_ARGS[@]}"
+    custom_hooks.0.select_epoch=1 "${SMALL[@]}" "${E2E_ARGS[@]}"
   record train_e2e $? "$t"
 else
   record train_e2e "$prep" "$t"

@@ -101,6 +101,8 @@ def arm_config(base: Config, arm: str, work_dir: str, samples: int,
     cfg.randomness = dict(seed=0)
     for hook in cfg.custom_hooks:
         hook.select_epoch = 1
+        if 'LearningLagHook' in hook.type:  # the steps are timed, not this
+            hook.generator = dict(type='mmtada.Upsample')
     if arm == 'plain':
         return without_tada(cfg)
     if arm == 'wrapper':
