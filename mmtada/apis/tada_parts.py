@@ -78,15 +78,15 @@ def open_run(cfg: Config, work_dir: str, selection: Optional[str] = None,
     ``variants=False`` is for a run that has not made them yet (e.g.
     ``tools/generate.py``, which makes them into ``cache_root``)."""
     layout = RunLayout(work_dir)
-    path = selection or layout.selection
-    selected = Selection.load(path)
     reader, hook, cache_root = build_tada_parts(cfg, work_dir)
+    path = selection or layout.selection
+    selected = Selection.load(path, hook.backend_args)
     selected.check_dataset(reader.fingerprint(), len(reader), path)
     cache = pairs = None
     ladder = run_ladder(hook)
     if variants:
         cache = open_cache(hook.generator_cfg, reader, hook.seed, cache_root,
-                           ladder, hook.codec(reader))
+                           ladder, hook.codec(reader), hook.backend_args)
         pairs = served_pairs(work_dir, selected, hook.num_variants, ladder)
     return TadaRun(reader, hook, cache_root, layout, selected, path, cache,
                    pairs, ladder)

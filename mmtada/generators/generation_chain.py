@@ -62,14 +62,15 @@ class VariantSet(NamedTuple):
 
 def open_cache(generator_cfg: dict, samples: SampleSource, seed: int,
                root: str, ladder: Optional[StrengthLadder] = None,
-               codec: Optional[VariantCodec] = None) -> VariantCache:
+               codec: Optional[VariantCodec] = None,
+               backend_args: Optional[dict] = None) -> VariantCache:
     """The cache a run with ``generator_cfg``, ``seed`` (its filter's
-    ``ladder`` and its ``codec``) uses under ``root``, for tools that read
-    a run's variants. Builds the generator (its settings key the cache)
-    and releases it."""
+    ``ladder``, its ``codec`` and ``backend_args``) uses under ``root``,
+    for tools that read a run's variants. Builds the generator (its
+    settings key the cache) and releases it."""
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
     return VariantCache.for_run(root, samples, generator, seed, ladder,
-                                codec)
+                                codec, backend_args)
 
 
 def served(pairs, accepted: Dict) -> List[Tuple[int, Optional[int]]]:
@@ -102,7 +103,8 @@ def make_variants(generator_cfg: dict,
                   variant_filter=None,
                   verdicts: Optional[Dict] = None,
                   ladder: Optional[StrengthLadder] = None,
-                  codec: Optional[VariantCodec] = None) -> VariantSet:
+                  codec: Optional[VariantCodec] = None,
+                  backend_args: Optional[dict] = None) -> VariantSet:
     """Make every missing variant of ``sources`` and say what to serve.
 
     The generator is built here and released before returning, so that
@@ -148,6 +150,9 @@ def make_variants(generator_cfg: dict,
             a run that filters). Defaults to None: the filter's.
         codec (VariantCodec, optional): how variants are stored. Defaults
             to None (PNG).
+        backend_args (dict, optional): mmengine file backend arguments for
+            ``cache_root`` (e.g. an object store). Defaults to None: by its
+            prefix.
     """
     k = int(num_variants)
     generator = GENERATORS.build(copy.deepcopy(generator_cfg))
@@ -160,8 +165,9 @@ def make_variants(generator_cfg: dict,
             f'{type(generator).__name__}: remove the filter\'s strengths '
             'or change the generator.')
     cache = VariantCache.for_run(cache_root, samples, generator, seed,
-                                 ladder, codec)
-    check_shared_folder(cache.dir)  # before any work: all ranks see it
+                                 ladder, codec, backend_args)
+    # Before any work: all ranks see it.
+    check_shared_folder(cache.dir, backend_args=backend_args)
     pairs = variant_pairs(sources, k)
     counts = dict(total=len(pairs), generated=0, reused=0, seconds=0.0)
 

@@ -81,6 +81,7 @@ def generate_shard(generator, cache, samples,
             for (s, v), img in zip(
                     batch, generator.generate(images, annotations, seeds)):
                 cache.write(s, v, img, samples.source_format(s))
+            cache.flush()  # listed for every process, batch by batch
             made += len(batch)
         now = time.perf_counter()
         if now - last_log > 10 or not todo:

@@ -8,7 +8,7 @@ import torch
 from mmengine import dist
 from mmengine.logging import print_log
 
-from mmtada.utils.fileio import atomic_write_json
+from mmtada.utils.storage import Storage
 
 
 @dataclass
@@ -142,15 +142,20 @@ class Selection:
         dist.broadcast_object_list(payload, src=0)
         return cls.from_dict(payload[0])
 
-    def dump(self, path: str) -> None:
-        """Write JSON whole (temp file in the same folder, rename)."""
-        atomic_write_json(path, self.to_dict())
+    def dump(self, path: str, backend_args: Optional[dict] = None) -> None:
+        """Write JSON whole, locally or through an mmengine file backend
+        (``backend_args``, or ``path``'s prefix)."""
+        storage = Storage(path, backend_args)
+        storage.put(path, json.dumps(self.to_dict(), default=str).encode())
 
     @classmethod
-    def load(cls, path: str) -> 'Selection':
+    def load(cls, path: str,
+             backend_args: Optional[dict] = None) -> 'Selection':
+        """Read a selection written by :meth:`dump` (locally or through
+        ``backend_args``)."""
         try:
-            with open(path) as f:
-                return cls.from_dict(json.load(f))
+            return cls.from_dict(json.loads(
+                Storage(path, backend_args).get(path)))
         except FileNotFoundError:
             raise FileNotFoundError(
                 f'no selection file at {path}: run the selection phase first '

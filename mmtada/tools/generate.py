@@ -66,7 +66,8 @@ def main():
     made = make_variants(hook.generator_cfg, run.reader, indices,
                          hook.num_variants, hook.seed, run.cache_root,
                          shard=shard, ladder=run.ladder,
-                         codec=hook.codec(run.reader))
+                         codec=hook.codec(run.reader),
+                         backend_args=hook.backend_args)
     if is_main_process():
         out = made.counts
         rate = out['generated'] / max(out['seconds'], 1e-9)

@@ -6,38 +6,40 @@ file system. On a multi-node job whose ``work_dir`` (and with it the
 default ``cache_dir``) is a node-local disk, the ranks of one node would
 make variants the others never see.
 """
-import os
-import os.path as osp
 import socket
 import uuid
+from typing import Optional
 
 from mmengine import dist
 
-from .fileio import atomic_write_bytes
+from .storage import Storage
 
 
-def check_shared_folder(folder: str, setting: str = 'cache_dir') -> None:
-    """Rank 0 writes a marker file into ``folder``; every rank looks for
-    it. One clear error on every rank, naming the hosts that do not see it
-    and ``setting``, if any rank does not. Collective: every rank of the
-    process group calls it; one process returns at once."""
+def check_shared_folder(folder: str, setting: str = 'cache_dir',
+                        backend_args: Optional[dict] = None) -> None:
+    """Rank 0 writes a marker file into ``folder`` (through
+    ``backend_args``, see :class:`~mmtada.utils.storage.Storage`); every
+    rank looks for it. One clear error on every rank, naming the hosts
+    that do not see it and ``setting``, if any rank does not. Collective:
+    every rank of the process group calls it; one process returns at
+    once."""
     if dist.get_world_size() == 1:
         return
+    storage = Storage(folder, backend_args)
     token = [uuid.uuid4().hex if dist.is_main_process() else None]
     dist.broadcast_object_list(token)
-    marker = osp.join(folder, f'.shared-check-{token[0]}')
+    marker = storage.join(folder, f'.shared-check-{token[0]}')
     if dist.is_main_process():
-        atomic_write_bytes(marker, token[0].encode())
+        storage.put(marker, token[0].encode())
     dist.barrier()
     try:
-        with open(marker, 'rb') as f:
-            sees = f.read().decode() == token[0]
+        sees = storage.get(marker).decode() == token[0]
     except OSError:
         sees = False
     seen = dist.all_gather_object((sees, socket.gethostname()))
     dist.barrier()  # every rank has looked
     if dist.is_main_process():
-        os.unlink(marker)
+        storage.remove(marker)
     blind = sorted({host for ok, host in seen if not ok})
     if blind:
         raise RuntimeError(

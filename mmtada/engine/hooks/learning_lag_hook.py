@@ -59,7 +59,11 @@ class LearningLagHook(Hook):
         selection (str, optional): apply this ``selection.json`` before the
             first epoch instead of recording. Defaults to None.
         cache_dir (str, optional): the variant cache root, seen by every
-            rank. Defaults to None: ``<work_dir>/tada/variants``.
+            rank: a folder, or a URI of an mmengine file backend (an object
+            store). Defaults to None: ``<work_dir>/tada/variants``.
+        backend_args (dict, optional): mmengine file backend arguments
+            for ``cache_dir`` and ``selection`` (as ``CheckpointHook``
+            takes them). Defaults to None: by the path's prefix.
         variant_codec (str): how variants are stored: ``'png'``
             (lossless) or ``'source'`` (JPEG at ``jpeg_quality`` when every
             training image is a JPEG file, else PNG). Defaults to
@@ -88,6 +92,7 @@ class LearningLagHook(Hook):
                  stop_after_selection: bool = False,
                  selection: Optional[str] = None,
                  cache_dir: Optional[str] = None,
+                 backend_args: Optional[dict] = None,
                  variant_codec: str = 'png',
                  jpeg_quality: int = 95,
                  seed: int = 0,
@@ -120,6 +125,8 @@ class LearningLagHook(Hook):
         self.stop_after_selection = bool(stop_after_selection)
         self.selection_file = selection
         self.cache_dir = cache_dir
+        self.backend_args = None if backend_args is None \
+            else dict(backend_args)
         choose_codec(variant_codec, jpeg_quality)  # checked now
         self.variant_codec = variant_codec
         self.jpeg_quality = int(jpeg_quality)
@@ -160,7 +167,7 @@ class LearningLagHook(Hook):
         self.when.resolve(runner.max_epochs)
         self.tracker.setup(runner, self.dataset.reader)
         self.state = TADAState(self.signature(), self.tracker.stats)
-        check_writable(self.cache_root(runner.work_dir))
+        check_writable(self.cache_root(runner.work_dir), self.backend_args)
         if self._resumed is not None:
             self.state.load_state_dict(self._resumed)
             self._resumed = None
@@ -170,7 +177,8 @@ class LearningLagHook(Hook):
                 print_log('TADA resumed: ' + self.state.selection.summary(),
                           logger='current')
         elif self.selection_file is not None:
-            selection = Selection.load(self.selection_file)
+            selection = Selection.load(self.selection_file,
+                                       self.backend_args)
             self.dataset.check_selection(selection, self.selection_file)
             self.state.selection = selection
             selection.dump(self.layout.selection)
@@ -250,7 +258,8 @@ class LearningLagHook(Hook):
             self.generator_cfg, self.dataset.reader, state.selection.indices,
             self.num_variants, self.seed, self.cache_root(runner.work_dir),
             record=self.layout.generation, variant_filter=variant_filter,
-            verdicts=state.verdicts, codec=self.codec(self.dataset.reader))
+            verdicts=state.verdicts, codec=self.codec(self.dataset.reader),
+            backend_args=self.backend_args)
         state.generation, state.verdicts = made.counts, made.verdicts
         if dist.is_main_process():
             atomic_write_json(self.layout.served,

@@ -29,11 +29,14 @@ def state_digest(work):
 
 
 def manifests(cache_root):
-    """{manifest file: [(s, v), ...]} of every cache folder in the root."""
+    """{writing process: [(s, v), ...]} of every cache folder in the root
+    (a process's manifest pieces are ``<host>-<pid>-<token>-<n>.jsonl``)."""
     out = {}
-    for path in glob.glob(osp.join(cache_root, '*', 'manifest', '*.jsonl')):
-        out[path] = [(r['s'], r['v']) for r in map(
-            json.loads, open(path).read().splitlines())]
+    for path in sorted(glob.glob(osp.join(cache_root, '*', 'manifest',
+                                          '*.jsonl'))):
+        out.setdefault(path.rsplit('-', 1)[0], []).extend(
+            (r['s'], r['v'])
+            for r in map(json.loads, open(path).read().splitlines()))
     return out
 
 
