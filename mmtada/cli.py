@@ -26,6 +26,7 @@ COMMANDS = {
     'report': 'report.py',
     'ablate': 'ablate.py',
     'train-diffusion': 'train_diffusion.py',
+    'finetune-diffusion': 'finetune_diffusion.py',
     'demo': 'demo.py',
     'box-fidelity': 'box_fidelity.py',
     'variant-grid': 'variant_grid.py',

@@ -5,6 +5,7 @@ import os.path as osp
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from mmengine.config import Config
 
@@ -141,6 +142,38 @@ def test_baseline_flag_trains_without_tada(tmp_path):
     assert 'TADA' not in log.replace('TADA_WEIGHTS', '')
     assert not osp.exists(osp.join(work, 'tada'))
     assert 'Epoch(train) [2][7/7]' in log  # 200 real samples, batch 32
+
+
+def test_train_diffusion_fine_tunes_a_pretrained_pixel_model(tmp_path):
+    """--init-from: an unconditional pixel model saved as users' are is
+    fine-tuned on the digits (its architecture, resolution and scheduler
+    kept, a class embedding added) and PixelSDEdit loads the result; a
+    --resolution it does not have is one error."""
+    from diffusers import UNet2DModel
+
+    from mmtada.generators import PixelSDEdit
+    from mmtada.testing import save_tiny_pixel_model
+    pre = save_tiny_pixel_model(str(tmp_path / 'pre'), num_classes=0)
+    out = str(tmp_path / 'tuned')
+    args = ['tools/train_diffusion.py', CONFIG, '--work-dir', out,
+            '--batch-size', '16', '--num-workers', '0', '--cfg-options',
+            'train_dataloader.dataset.dataset.indices=64']
+    log = run(*args, '--steps', '3', '--init-from', pre)
+    assert '64 images, 10 classes, 16px, UNet' in log and f'from {pre}' in log
+    unet = UNet2DModel.from_pretrained(osp.join(out, 'pipeline'),
+                                       subfolder='unet')
+    assert unet.config.num_class_embeds == 10
+    assert tuple(unet.config.block_out_channels) == (16, 32)
+    gen = PixelSDEdit(osp.join(out, 'pipeline'), num_inference_steps=4)
+    img = np.full((8, 8, 3), 128, np.uint8)
+    [variant] = gen.generate([img], [dict(gt_label=3)], [0])
+    assert variant.shape == img.shape
+    bad = subprocess.run([sys.executable, *args, '--steps', '1',
+                          '--init-from', pre, '--resolution', '32'],
+                         capture_output=True, text=True, cwd=REPO,
+                         timeout=600)
+    assert bad.returncode != 0 and '--resolution 32 does not fit' in \
+        bad.stderr
 
 
 def test_train_diffusion_then_generate_with_it(tmp_path):

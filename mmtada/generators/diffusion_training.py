@@ -60,6 +60,56 @@ def build_unet(resolution: int, channels: Sequence[int],
         dropout=0.1, norm_num_groups=math.gcd(32, *channels))
 
 
+def pretrained_unet(folder: str, resolution: Optional[int],
+                    num_classes: Optional[int], grayscale: bool):
+    """A pretrained ``UNet2DModel`` (a ``DDPMPipeline`` folder or a UNet
+    folder) to fine-tune on a dataset, and its scheduler's config (or
+    None). A classification set (``num_classes``) gets a class embedding
+    when the model has none, zero at the start, so that the model starts
+    as it was. One clear error when it does not fit: another resolution,
+    one channel for colour data, a class count or conditioning that is not
+    the dataset's."""
+    import os.path as osp
+
+    import torch.nn as nn
+    from diffusers import UNet2DModel
+    sub = 'unet' if osp.isdir(osp.join(folder, 'unet')) else None
+    unet = UNet2DModel.from_pretrained(folder, subfolder=sub)
+    conf = unet.config
+    fix = ('fine-tune another model, or train one from scratch (no '
+           '--init-from)')
+    if resolution is not None and int(resolution) != int(conf.sample_size):
+        raise ValueError(
+            f'--resolution {resolution} does not fit {folder}, a '
+            f'{conf.sample_size}px model: leave --resolution out (the '
+            f'images are letterboxed to {conf.sample_size}px), or {fix}.')
+    if conf.in_channels == 1 and not grayscale:
+        raise ValueError(f'{folder} is a one-channel model and the data are '
+                         f'in colour: {fix}.')
+    if num_classes is None and conf.num_class_embeds is not None:
+        raise ValueError(
+            f'{folder} is class-conditional ({conf.num_class_embeds} '
+            'classes); detection images are learned unconditionally: '
+            f'{fix}.')
+    if num_classes is not None and conf.num_class_embeds not in (
+            None, num_classes):
+        raise ValueError(
+            f'{folder} is conditioned on {conf.num_class_embeds} classes, '
+            f'the dataset has {num_classes}: {fix}.')
+    if num_classes is not None and conf.num_class_embeds is None:
+        width = unet.time_embedding.linear_2.out_features
+        unet.class_embedding = nn.Embedding(num_classes, width)
+        nn.init.zeros_(unet.class_embedding.weight)
+        unet.register_to_config(num_class_embeds=num_classes)
+    sched = osp.join(folder, 'scheduler', 'scheduler_config.json')
+    scheduler = None
+    if osp.exists(sched):
+        from diffusers import DDPMScheduler
+        scheduler = DDPMScheduler.from_pretrained(folder,
+                                                  subfolder='scheduler')
+    return unet, scheduler
+
+
 def is_grayscale(reader, num: int = 64) -> bool:
     """Whether the dataset's images are grey: every channel equal in ``num``
     images spread over it."""

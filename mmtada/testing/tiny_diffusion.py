@@ -39,9 +39,12 @@ def _write_tokenizer(folder: str) -> None:
 
 
 def save_tiny_latent_model(folder: str, resolution: int = 32,
-                           seed: int = 0) -> str:
+                           seed: int = 0, unet_channels=(16, 32),
+                           text_width: int = 32) -> str:
     """A Stable-Diffusion-shaped pipeline (VAE, CLIP text encoder and
-    tokenizer, conditional UNet, DDIM scheduler), a few MB."""
+    tokenizer, conditional UNet, DDIM scheduler), a few MB. Other
+    ``unet_channels`` or ``text_width`` make another base model (what a
+    LoRA or a token learned on this one does not fit)."""
     import torch
     from diffusers import (AutoencoderKL, DDIMScheduler,
                            StableDiffusionImg2ImgPipeline,
@@ -56,12 +59,14 @@ def save_tiny_latent_model(folder: str, resolution: int = 32,
         sample_size=resolution)
     unet = UNet2DConditionModel(
         sample_size=resolution // 2, in_channels=4, out_channels=4,
-        block_out_channels=(16, 32), layers_per_block=1, norm_num_groups=8,
-        cross_attention_dim=32, attention_head_dim=4,
+        block_out_channels=tuple(unet_channels), layers_per_block=1,
+        norm_num_groups=8, cross_attention_dim=text_width,
+        attention_head_dim=4,
         down_block_types=('CrossAttnDownBlock2D', 'DownBlock2D'),
         up_block_types=('UpBlock2D', 'CrossAttnUpBlock2D'))
     text = CLIPTextModel(CLIPTextConfig(
-        vocab_size=80, hidden_size=32, intermediate_size=64,
+        vocab_size=80, hidden_size=text_width,
+        intermediate_size=2 * text_width,
         num_hidden_layers=2, num_attention_heads=4,
         max_position_embeddings=77, bos_token_id=0, eos_token_id=1,
         pad_token_id=1))

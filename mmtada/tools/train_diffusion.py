@@ -8,7 +8,15 @@ them) for detection.
         [--steps 20000 | --minutes M] [--batch-size 128] [--resolution R]
         [--channels 64,128,256] [--max-strength S] [--prediction epsilon|v]
         [--min-snr-gamma G] [--precision auto|fp32|bf16] [--resume]
-        [--cfg-options k=v ...]
+        [--init-from FOLDER_OR_HUB_ID] [--cfg-options k=v ...]
+
+``--init-from`` fine-tunes a pretrained ``UNet2DModel`` (a
+``DDPMPipeline`` folder such as ddpm-cifar10-32, or its hub id) instead of
+starting from noise: its architecture, resolution, scheduler and
+prediction type are kept; for classification an unconditional model gets
+a class embedding, zero at the start. One clear error when it does not
+fit (another ``--resolution``, a one-channel model for colour data, other
+class conditioning).
 
 The model is trained where SDEdit uses it: ``--max-strength S`` draws the
 noise levels from t < S * T only (SDEdit at strength s never starts above
@@ -43,8 +51,10 @@ from mmtada.generators.diffusion_training import (PREDICTIONS, TrainImages,
                                                   build_unet, check_resolution,
                                                   diffusion_loss,
                                                   is_grayscale,
+                                                  pretrained_unet,
                                                   sample_timesteps,
                                                   valid_resolution)
+from mmtada.generators.diffusion_weights import resolve_weights
 from mmtada.utils import atomic_path, atomic_write_json, replace_dir
 
 
@@ -68,7 +78,11 @@ def parse_args():
     p.add_argument('--max-strength', type=float, default=1.0,
                    help='train the noise levels t < S * T only')
     p.add_argument('--prediction', choices=['epsilon', 'v'],
-                   default='epsilon', help='the UNet\'s target')
+                   help='the UNet\'s target (default: epsilon; with '
+                   '--init-from, the pretrained model\'s)')
+    p.add_argument('--init-from',
+                   help='a pretrained UNet2DModel (DDPMPipeline folder or '
+                   'hub id) to fine-tune')
     p.add_argument('--min-snr-gamma', type=float,
                    help='Min-SNR-gamma loss weighting (e.g. 5)')
     p.add_argument('--grayscale', choices=['auto', 'yes', 'no'],
@@ -122,28 +136,47 @@ def main():
                           ('cuda' if torch.cuda.is_available() else 'cpu'))
     reader = build_sample_reader(cfg)
     detection = reader.is_detection
-    channels = [int(c) for c in args.channels.split(',')]
-    if args.resolution:
-        check_resolution(args.resolution, len(channels))
-        resolution = args.resolution
-    else:
-        resolution = 64 if detection else valid_resolution(
-            max(reader.source_image(0).shape[:2]), len(channels))
     grayscale = args.grayscale == 'yes' or (
         args.grayscale == 'auto' and is_grayscale(reader))
     num_classes = None if detection else len(reader.classes or []) or int(
         reader.gt_labels().max()) + 1
-    prediction = 'epsilon' if args.prediction == 'epsilon' \
-        else 'v_prediction'
+    wanted = None if args.prediction is None else (
+        'epsilon' if args.prediction == 'epsilon' else 'v_prediction')
+    if args.init_from:
+        try:
+            unet, scheduler = pretrained_unet(
+                resolve_weights(args.init_from), args.resolution,
+                num_classes, grayscale)
+        except ValueError as e:
+            raise SystemExit(str(e))
+        resolution = int(unet.config.sample_size)
+        grayscale = unet.config.in_channels == 1
+        scheduler = scheduler or DDPMScheduler(num_train_timesteps=1000)
+        prediction = scheduler.config.prediction_type
+        if wanted not in (None, prediction):
+            raise SystemExit(
+                f'--prediction {args.prediction} is not the pretrained '
+                f"model's target ({prediction}): leave it out.")
+        channels = list(unet.config.block_out_channels)
+    else:
+        channels = [int(c) for c in args.channels.split(',')]
+        if args.resolution:
+            check_resolution(args.resolution, len(channels))
+            resolution = args.resolution
+        else:
+            resolution = 64 if detection else valid_resolution(
+                max(reader.source_image(0).shape[:2]), len(channels))
+        prediction = wanted or 'epsilon'
+        unet = build_unet(resolution, channels, num_classes,
+                          1 if grayscale else 3)
+        scheduler = DDPMScheduler(num_train_timesteps=1000,
+                                  prediction_type=prediction)
     assert prediction in PREDICTIONS
     dtype = autocast_dtype(args.precision, device)
     os.makedirs(args.work_dir, exist_ok=True)
     state_path = osp.join(args.work_dir, 'train_state.pth')
-    unet = build_unet(resolution, channels, num_classes,
-                      1 if grayscale else 3).to(device)
+    unet = unet.to(device)
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
-    scheduler = DDPMScheduler(num_train_timesteps=1000,
-                              prediction_type=prediction)
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
     step, spent = 0, 0.0
     if args.resume and osp.exists(state_path):
@@ -161,12 +194,15 @@ def main():
         drop_last=len(reader) >= args.batch_size,
         num_workers=args.num_workers, persistent_workers=args.num_workers > 0)
     alphas = scheduler.alphas_cumprod.to(device)
+    steps_total = scheduler.config.num_train_timesteps
     params = sum(p.numel() for p in unet.parameters())
     budget = args.minutes * 60 if args.minutes else float('inf')
     print(f'{len(reader)} images, '
           f"{'unconditional' if detection else f'{num_classes} classes'}, "
           f"{resolution}px{', grey' if grayscale else ''}, "
-          f'UNet {params / 1e6:.1f}M params, {device}, '
+          f'UNet {params / 1e6:.1f}M params'
+          f"{f' from {args.init_from}' if args.init_from else ''}, "
+          f'{device}, '
           f"{'bf16' if dtype else 'fp32'}, t < {args.max_strength:g}T, "
           f'{prediction}, min-SNR {args.min_snr_gamma}')
 
@@ -188,7 +224,8 @@ def main():
     while not done:
         for x, y in loader:
             x, y = x.to(device), y.to(device)
-            t = sample_timesteps(len(x), 1000, args.max_strength, device)
+            t = sample_timesteps(len(x), steps_total, args.max_strength,
+                                 device)
             loss = diffusion_loss(
                 unet, x, t, torch.randn_like(x), alphas,
                 labels=None if detection else y, prediction=prediction,

@@ -10,6 +10,7 @@ from mmtada.generators.diffusion_training import (TrainImages, build_unet,
                                                   check_resolution,
                                                   diffusion_loss,
                                                   is_grayscale,
+                                                  pretrained_unet,
                                                   sample_timesteps,
                                                   valid_resolution)
 
@@ -108,3 +109,53 @@ def test_grey_data_train_and_edit_on_one_channel(tmp_path):
     colour = np.random.RandomState(0).randint(0, 255, (16, 16, 3), np.uint8)
     assert not is_grayscale(type('R', (), dict(
         __len__=lambda self: 1, source_image=lambda self, i: colour))())
+
+
+def test_a_pretrained_unconditional_model_gets_a_class_embedding_at_zero(
+        tmp_path):
+    """Fine-tuning starts from the pretrained model: with its new class
+    embedding (zero) it predicts what it predicted unconditionally."""
+    from diffusers import UNet2DModel
+
+    from mmtada.testing import save_tiny_pixel_model
+    folder = save_tiny_pixel_model(str(tmp_path / 'm'), num_classes=0)
+    before = UNet2DModel.from_pretrained(folder, subfolder='unet').eval()
+    unet, scheduler = pretrained_unet(folder, None, 10, False)
+    assert unet.config.num_class_embeds == 10
+    assert scheduler.config.num_train_timesteps == 1000
+    x, t = torch.randn(3, 3, 16, 16), torch.tensor([10, 500, 900])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            unet.eval()(x, t, class_labels=torch.tensor([0, 4, 9])).sample,
+            before(x, t).sample)
+    unet.save_pretrained(str(tmp_path / 'saved'))  # loads as conditional
+    again = UNet2DModel.from_pretrained(str(tmp_path / 'saved'))
+    assert again.class_embedding.num_embeddings == 10
+    unconditional, _ = pretrained_unet(folder, 16, None, True)  # detection
+    assert unconditional.class_embedding is None
+
+
+def test_a_pretrained_model_that_does_not_fit_is_one_clear_error(tmp_path):
+    from mmtada.testing import save_tiny_pixel_model
+    cond = save_tiny_pixel_model(str(tmp_path / 'c'), num_classes=10)
+    with pytest.raises(ValueError, match='--resolution 32 does not fit.*'
+                       '16px model: leave --resolution out'):
+        pretrained_unet(cond, 32, 10, False)
+    with pytest.raises(ValueError, match='conditioned on 10 classes, the '
+                       'dataset has 3'):
+        pretrained_unet(cond, None, 3, False)
+    with pytest.raises(ValueError, match='class-conditional.*detection'):
+        pretrained_unet(cond, None, None, False)
+    from diffusers import DDPMPipeline, DDPMScheduler, UNet2DModel
+    grey = UNet2DModel(sample_size=16, in_channels=1, out_channels=1,
+                       block_out_channels=(16, 32), layers_per_block=1,
+                       norm_num_groups=8,
+                       down_block_types=('DownBlock2D', 'DownBlock2D'),
+                       up_block_types=('UpBlock2D', 'UpBlock2D'))
+    DDPMPipeline(unet=grey, scheduler=DDPMScheduler()).save_pretrained(
+        str(tmp_path / 'g'))
+    with pytest.raises(ValueError, match='one-channel model and the data '
+                       'are in colour'):
+        pretrained_unet(str(tmp_path / 'g'), None, 10, False)
+    assert pretrained_unet(str(tmp_path / 'g'), None, 10,
+                           True)[0].config.in_channels == 1

@@ -1,3 +1,4 @@
+import json
 import numpy as np
 import pytest
 
@@ -68,3 +69,58 @@ def test_no_guidance_runs_one_pass(latent_weights):
 def test_wrong_weights_are_clear(pixel_weights):
     with pytest.raises(ValueError, match='PixelSDEdit'):
         build(pixel_weights)
+
+
+@pytest.fixture(scope='module')
+def adapter(latent_weights, tmp_path_factory):
+    """LoRA and tokens for the classes of ``ANN``, fine-tuned a few steps
+    on a fixed tiny set (tests/test_generators/test_latent_finetuning.py)."""
+    import torch
+    from test_latent_finetuning import fit
+
+    from mmtada.generators.latent_finetuning import LatentFinetuner
+    torch.manual_seed(0)
+    tuner = LatentFinetuner(latent_weights, ['cat', 'dog'], 'both')
+    fit(tuner)
+    folder = str(tmp_path_factory.mktemp('adapter'))
+    tuner.save(folder)
+    return folder
+
+
+def test_an_adaptation_changes_the_edits_and_keys_the_cache(
+        latent_weights, adapter):
+    src = images()
+    base = build(latent_weights)
+    plain = base.generate(src, ANN, [1, 2])
+    off = build(latent_weights, lora=dict(path=adapter, scale=0.0))
+    assert all(np.array_equal(a, b)
+               for a, b in zip(off.generate(src, ANN, [1, 2]), plain))
+    lora = build(latent_weights, lora=adapter)
+    tokens = build(latent_weights, tokens=adapter)
+    assert tokens.prompt(ANN[1]) == 'a photo of a <dog>'
+    assert build(latent_weights, tokens=adapter,
+                 prompt_template='{}, a pet').prompt(ANN[0]) == '<cat>, a pet'
+    for adapted in (lora, tokens):
+        out = adapted.generate(src, ANN, [1, 2])
+        assert np.abs(out[0].astype(int) - plain[0]).mean() > 1
+    keys = [g.settings() for g in (base, off, lora, tokens)]
+    assert 'lora' not in keys[0] and 'tokens' not in keys[0]
+    assert keys[1]['lora']['scale'] == 0 and keys[2]['lora']['scale'] == 1
+    assert keys[1]['lora']['file'] == keys[2]['lora']['file']
+    assert len({json.dumps(k, sort_keys=True) for k in keys}) == 4
+
+
+def test_an_adaptation_of_another_base_model_is_one_clear_error(
+        adapter, tmp_path):
+    from mmtada.testing import save_tiny_latent_model
+    other_unet = save_tiny_latent_model(str(tmp_path / 'u'),
+                                        unet_channels=(8, 16))
+    with pytest.raises(ValueError, match='does not fit the UNet.*another '
+                       'base model'):
+        build(other_unet, lora=adapter)
+    other_text = save_tiny_latent_model(str(tmp_path / 't'), text_width=16)
+    with pytest.raises(ValueError, match='32-wide embeddings.*takes 16.*'
+                       'another base model'):
+        build(other_text, tokens=adapter)
+    with pytest.raises(FileNotFoundError, match='no LoRA folder'):
+        build(other_unet, lora=dict(path=str(tmp_path / 'none')))

@@ -1,0 +1,255 @@
+"""Adapt a pretrained Stable Diffusion model to a config's training set:
+LoRA layers on the UNet's attention, a token per class, or both.
+
+    python tools/finetune_diffusion.py CONFIG --weights SD_FOLDER_OR_HUB_ID
+        --work-dir DIR [--method lora|tokens|both] [--rank 4]
+        [--steps 1000 | --minutes M] [--batch-size 8] [--lr 1e-4]
+        [--token-lr 5e-4] [--template 'a photo of a {}']
+        [--precision auto|fp32|bf16|fp16] [--gradient-checkpointing]
+        [--resume] [--cfg-options k=v ...]
+    torchrun --nproc_per_node 8 tools/finetune_diffusion.py ...   (or
+    accelerate launch; each rank its share of every batch)
+
+The data are the config's own training set (the dataset TADADataset wraps,
+read as the generators read it), at the model's resolution: a
+classification image with its class's prompt, a detection image whole
+(letterboxed, as BoxPreservingSDEdit shows it) with the classes it holds.
+``tokens`` learns one new token per class, initialised from the class
+name's embedding (DA-Fusion's recipe); ``lora`` adds rank-``--rank`` LoRA
+layers to the UNet's attention (peft, as diffusers does).
+
+Writes ``DIR/adapter/`` in diffusers' formats, which any diffusers user
+loads without mmtada (``pipe.load_lora_weights(DIR/adapter)``;
+``pipe.load_textual_inversion(files)``, the files in
+``adapter/adapter.json``), with ``prompts.json`` (the template using the
+tokens); ``LatentSDEdit(lora=dict(path=DIR/adapter), tokens=DIR/adapter)``
+uses it. ``DIR/train_state.pth`` (trained tensors, optimizer, step,
+seconds) every ``--save-interval`` steps and at the end, and
+``DIR/finetuning.json``; all written whole. ``--resume`` continues from
+the state and, by the per-sample seeds, draws what an uninterrupted run
+draws. ``--batch-size`` is the global batch: ranks split it and average
+their gradients, so N processes learn what one does. Autocast: bf16 on
+CUDA (``auto``; ``fp16`` with loss scaling), fp32 on CPU.
+"""
+import argparse
+import hashlib
+import os
+import os.path as osp
+import time
+
+from mmtada.utils.setup_env import setup_env  # first: before torchvision
+import numpy as np
+import torch
+import torch.distributed as dist
+from mmengine.config import Config, DictAction
+
+from mmtada.apis import build_sample_reader
+from mmtada.generators.class_prompts import DEFAULT_TEMPLATE
+from mmtada.generators.diffusion_weights import resolve_weights
+from mmtada.generators.latent_finetuning import (METHODS, LatentFinetuner,
+                                                 sample_view)
+from mmtada.utils import atomic_path, atomic_write_json
+from mmtada.utils.process_group import end_process_group
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('config')
+    p.add_argument('--weights', required=True,
+                   help='Stable Diffusion folder or hub id')
+    p.add_argument('--work-dir', required=True)
+    p.add_argument('--method', choices=METHODS, default='lora')
+    p.add_argument('--rank', type=int, default=4, help='LoRA rank')
+    p.add_argument('--steps', type=int, default=1000)
+    p.add_argument('--minutes', type=float,
+                   help='wall-time budget (over resumed runs); ends and '
+                   'saves at whichever of it and --steps comes first')
+    p.add_argument('--batch-size', type=int, default=8,
+                   help='global batch, split over the ranks')
+    p.add_argument('--lr', type=float, default=1e-4, help='LoRA layers')
+    p.add_argument('--token-lr', type=float, default=5e-4,
+                   help='the class tokens')
+    p.add_argument('--warmup', type=int, default=0)
+    p.add_argument('--template', default=DEFAULT_TEMPLATE,
+                   help='prompt template, {} the class word(s)')
+    p.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'],
+                   default='auto',
+                   help='autocast; auto: bf16 on CUDA, fp32 on CPU')
+    p.add_argument('--gradient-checkpointing', action='store_true')
+    p.add_argument('--save-interval', type=int, default=500)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--device', default='auto')
+    p.add_argument('--allow-pickle', action='store_true',
+                   help='also accept .bin weights')
+    p.add_argument('--resume', action='store_true')
+    p.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return p.parse_args(argv)
+
+
+def sample_seed(seed: int, step: int, position: int) -> int:
+    """The seed of the sample at ``position`` of global batch ``step``:
+    the same whichever rank takes it, and after a resume."""
+    blob = f'{int(seed)}/{int(step)}/{int(position)}'.encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], 'little') >> 1
+
+
+def batch_indices(seed: int, step: int, batch: int, num: int) -> np.ndarray:
+    """The dataset indices of global batch ``step``: consecutive slices of
+    a permutation per pass over the data (seeded by ``seed`` and the
+    pass)."""
+    positions = np.arange(step * batch, (step + 1) * batch)
+    out = np.empty(batch, np.int64)
+    for epoch in np.unique(positions // num):
+        perm = np.random.default_rng([seed, int(epoch)]).permutation(num)
+        here = positions // num == epoch
+        out[here] = perm[positions[here] % num]
+    return out
+
+
+def autocast_dtype(precision: str, device: torch.device):
+    if precision == 'auto':
+        return torch.bfloat16 if device.type == 'cuda' else None
+    return dict(fp32=None, bf16=torch.bfloat16,
+                fp16=torch.float16)[precision]
+
+
+def init_distributed(device_arg: str):
+    """(rank, world, device): a process group from the launcher's
+    environment (torchrun and ``accelerate launch`` both set it), gloo
+    without CUDA."""
+    world = int(os.environ.get('WORLD_SIZE', 1))
+    cuda = torch.cuda.is_available() and device_arg in ('auto', 'cuda')
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group('nccl' if cuda else 'gloo')
+    rank = dist.get_rank() if world > 1 else 0
+    if device_arg != 'auto' and device_arg != 'cuda':
+        device = torch.device(device_arg)
+    elif cuda:
+        local = int(os.environ.get('LOCAL_RANK', 0))
+        torch.cuda.set_device(local)
+        device = torch.device('cuda', local)
+    else:
+        device = torch.device('cpu')
+    return rank, world, device
+
+
+def main(argv=None):
+    setup_env()  # the stack's fixes: mmtada/utils/setup_env.py
+    args = parse_args(argv)
+    from tqdm import tqdm
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    rank, world, device = init_distributed(args.device)
+    if args.batch_size % world:
+        raise SystemExit(f'--batch-size {args.batch_size} does not split '
+                         f'over {world} ranks: give a multiple of {world}.')
+    torch.manual_seed(args.seed)
+    reader = build_sample_reader(cfg)
+    classes = [str(c) for c in (reader.classes or [])]
+    if not classes:
+        raise SystemExit('the config\'s dataset names no classes '
+                         '(metainfo classes): prompts need class names.')
+    folder = resolve_weights(args.weights, args.allow_pickle)
+    tuner = LatentFinetuner(folder, classes, args.method, args.rank,
+                            args.template, device,
+                            args.gradient_checkpointing, args.allow_pickle)
+    dtype = autocast_dtype(args.precision, device)
+    opt = torch.optim.AdamW(tuner.param_groups(args.lr, args.token_lr),
+                            weight_decay=1e-2)
+    base_lrs = [g['lr'] for g in opt.param_groups]
+    scaler = torch.amp.GradScaler(device.type,
+                                  enabled=dtype == torch.float16)
+    os.makedirs(args.work_dir, exist_ok=True)
+    state_path = osp.join(args.work_dir, 'train_state.pth')
+    adapter = osp.join(args.work_dir, 'adapter')
+    step, spent = 0, 0.0
+    if args.resume and osp.exists(state_path):
+        state = torch.load(state_path, map_location=device, weights_only=True)
+        tuner.load_state_dict(state['trained'])
+        opt.load_state_dict(state['optimizer'])
+        scaler.load_state_dict(state['scaler'])
+        step, spent = int(state['step']), float(state['seconds'])
+        if rank == 0:
+            print(f'resumed from step {step} ({spent / 60:.1f} min trained)')
+    detection = reader.is_detection
+    local = args.batch_size // world
+    budget = args.minutes * 60 if args.minutes else float('inf')
+    trainable = tuner.trainable()
+    if rank == 0:
+        n = sum(p.numel() for p in trainable)
+        print(f'{len(reader)} images, {len(classes)} classes, '
+              f'{tuner.resolution}px, {args.method} ({n / 1e6:.2f}M '
+              f'trained values), {world} rank(s), {device}, '
+              f"{dtype or 'fp32'}, global batch {args.batch_size}")
+
+    def save():
+        if rank != 0:
+            return
+        with atomic_path(state_path) as tmp:
+            torch.save(dict(trained=tuner.state_dict(),
+                            optimizer=opt.state_dict(),
+                            scaler=scaler.state_dict(), step=step,
+                            seconds=spent), tmp)
+        tuner.save(adapter, steps=step, weights=str(args.weights))
+        atomic_write_json(osp.join(args.work_dir, 'finetuning.json'), dict(
+            vars(args), steps_done=step, seconds=round(spent, 1),
+            resolution=tuner.resolution, ranks=world,
+            autocast=str(dtype)), indent=1)
+
+    bar = tqdm(total=args.steps, initial=step, unit='step',
+               disable=rank != 0, smoothing=0.05)
+    last = time.perf_counter()
+    while step < args.steps and spent < budget:
+        idx = batch_indices(args.seed, step, args.batch_size, len(reader))
+        mine = range(rank * local, (rank + 1) * local)
+        gens = [torch.Generator().manual_seed(
+            sample_seed(args.seed, step, p)) for p in mine]
+        flips = [bool(torch.rand(1, generator=g) < 0.5) for g in gens]
+        x = torch.stack([
+            sample_view(reader.source_image(int(idx[p])), tuner.resolution,
+                        detection, f) for p, f in zip(mine, flips)])
+        prompts = [tuner.prompts(reader.source_annotation(int(idx[p])))
+                   for p in mine]
+        for g, base in zip(opt.param_groups, base_lrs):
+            g['lr'] = base * min(1.0, (step + 1) / max(args.warmup, 1))
+        loss = tuner.losses(x, prompts, gens, dtype).sum() / args.batch_size
+        opt.zero_grad(set_to_none=True)
+        scaler.scale(loss).backward()
+        shown = loss.detach().clone()
+        if world > 1:  # the global batch's mean gradient on every rank
+            for p in trainable:
+                if p.grad is not None:
+                    dist.all_reduce(p.grad)
+            dist.all_reduce(shown)
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+        scaler.step(opt)
+        scaler.update()
+        tuner.after_step()
+        now = time.perf_counter()
+        spent += now - last
+        last = now
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f'{shown.item():.4f}')
+        if world > 1 and budget < float('inf'):  # rank 0's clock decides
+            out = torch.tensor([spent >= budget], dtype=torch.float32,
+                               device=device)
+            dist.broadcast(out, 0)
+            spent = max(spent, budget) if out.item() else min(
+                spent, budget * (1 - 1e-9))
+        if step % args.save_interval == 0 or step >= args.steps or \
+                spent >= budget:
+            save()
+            last = time.perf_counter()  # saving is not training
+    bar.close()
+    if rank == 0 and not osp.exists(adapter):
+        save()
+    if rank == 0:
+        print(f'saved {adapter} after {step} steps ({spent / 60:.1f} min)')
+    end_process_group()
+
+
+if __name__ == '__main__':
+    main()
