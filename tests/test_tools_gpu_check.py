@@ -13,9 +13,11 @@ import pytest
 pytestmark = pytest.mark.slow
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-PARTS = ['setup', 'generation', 'hook_overhead', 'train_e2e', 'gpu_tests']
+PARTS = ['setup', 'generation', 'hook_overhead', 'train_e2e', 'finetune',
+         'gpu_tests']
 FILES = {'setup.log', 'generation.log', 'generation.json', 'training.log',
-         'training.json', 'gpu_tests.log', 'gpu_tests.json', 'summary.json'}
+         'training.json', 'finetune.log', 'finetune.json', 'gpu_tests.log',
+         'gpu_tests.json', 'summary.json'}
 
 
 def test_dry_run_reports_every_part_ok(tmp_path):
@@ -34,7 +36,7 @@ def test_dry_run_reports_every_part_ok(tmp_path):
         assert re.search(rf'^\| {part} \| ok \| \d+ \| .+ \|$', table,
                          re.M), table
     assert 'GPU check: all parts ok (dry run on the CPU)' in table
-    # what comes back from the device: at most 8 files, plain names
+    # what comes back from the device: 10 files, plain names
     assert {p.name for p in out.iterdir()} == FILES
     summary = json.loads((out / 'summary.json').read_text())
     assert summary['ok'] and summary['dry']
@@ -51,6 +53,8 @@ def test_dry_run_reports_every_part_ok(tmp_path):
     assert e2e['selected'] > 0 and e2e['variants_made'] > 0
     assert e2e['generator'].startswith('PixelSDEdit cpu')
     assert e2e['epochs'] == 2 and e2e['loss_finite']
+    tune = json.loads((out / 'finetune.json').read_text())
+    assert tune['size'] == 'tiny' and tune['arms']['ours']['steps_per_s'] > 0
     tests = json.loads((out / 'gpu_tests.json').read_text())
     assert tests['counts']['skipped'] > 0  # no CUDA here
     assert tests['counts']['failed'] == tests['counts']['error'] == 0

@@ -17,10 +17,10 @@ safetensors`` (``pipe.load_lora_weights(folder)``) and ``tokens/<i>.
 safetensors`` (``pipe.load_textual_inversion(files)``), with
 ``prompts.json`` (the template and the tokens) and ``adapter.json``.
 """
-import json
+import hashlib
 import os.path as osp
 import shutil
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
 import torch
@@ -245,10 +245,76 @@ class LatentFinetuner:
         replace_dir(tmp, folder)
 
 
-def read_adapter(folder: str) -> dict:
-    """``adapter.json`` of an adapter folder ({} when there is none)."""
-    path = osp.join(folder, ADAPTER_FILE)
-    if not osp.exists(path):
-        return {}
-    with open(path) as f:
-        return json.load(f)
+class Batch(NamedTuple):
+    """One rank's share of a global batch."""
+    images: torch.Tensor  # (B, 3, R, R) in [-1, 1]
+    prompts: List[str]
+    generators: List[torch.Generator]  # one per sample, seeded
+
+
+def sample_seed(seed: int, step: int, position: int) -> int:
+    """The seed of the sample at ``position`` of global batch ``step``:
+    the same whichever rank takes it, and after a resume."""
+    blob = f'{int(seed)}/{int(step)}/{int(position)}'.encode()
+    return int.from_bytes(hashlib.sha256(blob).digest()[:8], 'little') >> 1
+
+
+def batch_indices(seed: int, step: int, batch: int, num: int) -> np.ndarray:
+    """The dataset indices of global batch ``step``: consecutive slices of
+    a permutation per pass over the data (seeded by ``seed`` and the
+    pass)."""
+    positions = np.arange(step * batch, (step + 1) * batch)
+    out = np.empty(batch, np.int64)
+    for epoch in np.unique(positions // num):
+        perm = np.random.default_rng([seed, int(epoch)]).permutation(num)
+        here = positions // num == epoch
+        out[here] = perm[positions[here] % num]
+    return out
+
+
+def rank_batch(reader, tuner: LatentFinetuner, seed: int, step: int,
+               batch_size: int, rank: int = 0, world: int = 1) -> Batch:
+    """Rank ``rank``'s consecutive share of global batch ``step`` of
+    ``reader``'s samples (a :class:`~mmtada.datasets.SampleReader`): the
+    images as the generators see them (flipped by their seeds) and their
+    prompts."""
+    idx = batch_indices(seed, step, batch_size, len(reader))
+    local = batch_size // world
+    mine = range(rank * local, (rank + 1) * local)
+    gens = [torch.Generator().manual_seed(sample_seed(seed, step, p))
+            for p in mine]
+    flips = [bool(torch.rand(1, generator=g) < 0.5) for g in gens]
+    x = torch.stack([sample_view(reader.source_image(int(idx[p])),
+                                 tuner.resolution, reader.is_detection, f)
+                     for p, f in zip(mine, flips)])
+    prompts = [tuner.prompts(reader.source_annotation(int(idx[p])))
+               for p in mine]
+    return Batch(x, prompts, gens)
+
+
+def train_step(tuner: LatentFinetuner, opt, scaler, batch: Batch,
+               batch_size: int, autocast_dtype=None) -> torch.Tensor:
+    """One optimizer step on the global batch (``batch_size`` samples, of
+    which ``batch`` is this rank's): the mean loss's gradient, summed over
+    the ranks of the process group (collective when there are several),
+    clipped to norm 1; then the token rows are put back. Returns the
+    global mean loss (for the log)."""
+    import torch.distributed as dist
+    loss = tuner.losses(batch.images, batch.prompts, batch.generators,
+                        autocast_dtype).sum() / batch_size
+    opt.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    shown = loss.detach().clone()
+    trainable = tuner.trainable()
+    if dist.is_available() and dist.is_initialized() and \
+            dist.get_world_size() > 1:
+        for p in trainable:
+            if p.grad is not None:
+                dist.all_reduce(p.grad)
+        dist.all_reduce(shown)
+    scaler.unscale_(opt)
+    torch.nn.utils.clip_grad_norm_(trainable, 1.0)
+    scaler.step(opt)
+    scaler.update()
+    tuner.after_step()
+    return shown

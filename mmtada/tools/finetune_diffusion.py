@@ -32,13 +32,11 @@ their gradients, so N processes learn what one does. Autocast: bf16 on
 CUDA (``auto``; ``fp16`` with loss scaling), fp32 on CPU.
 """
 import argparse
-import hashlib
 import os
 import os.path as osp
 import time
 
 from mmtada.utils.setup_env import setup_env  # first: before torchvision
-import numpy as np
 import torch
 import torch.distributed as dist
 from mmengine.config import Config, DictAction
@@ -47,7 +45,7 @@ from mmtada.apis import build_sample_reader
 from mmtada.generators.class_prompts import DEFAULT_TEMPLATE
 from mmtada.generators.diffusion_weights import resolve_weights
 from mmtada.generators.latent_finetuning import (METHODS, LatentFinetuner,
-                                                 sample_view)
+                                                 rank_batch, train_step)
 from mmtada.utils import atomic_path, atomic_write_json
 from mmtada.utils.process_group import end_process_group
 
@@ -84,26 +82,6 @@ def parse_args(argv=None):
     p.add_argument('--resume', action='store_true')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args(argv)
-
-
-def sample_seed(seed: int, step: int, position: int) -> int:
-    """The seed of the sample at ``position`` of global batch ``step``:
-    the same whichever rank takes it, and after a resume."""
-    blob = f'{int(seed)}/{int(step)}/{int(position)}'.encode()
-    return int.from_bytes(hashlib.sha256(blob).digest()[:8], 'little') >> 1
-
-
-def batch_indices(seed: int, step: int, batch: int, num: int) -> np.ndarray:
-    """The dataset indices of global batch ``step``: consecutive slices of
-    a permutation per pass over the data (seeded by ``seed`` and the
-    pass)."""
-    positions = np.arange(step * batch, (step + 1) * batch)
-    out = np.empty(batch, np.int64)
-    for epoch in np.unique(positions // num):
-        perm = np.random.default_rng([seed, int(epoch)]).permutation(num)
-        here = positions // num == epoch
-        out[here] = perm[positions[here] % num]
-    return out
 
 
 def autocast_dtype(precision: str, device: torch.device):
@@ -172,8 +150,6 @@ def main(argv=None):
         step, spent = int(state['step']), float(state['seconds'])
         if rank == 0:
             print(f'resumed from step {step} ({spent / 60:.1f} min trained)')
-    detection = reader.is_detection
-    local = args.batch_size // world
     budget = args.minutes * 60 if args.minutes else float('inf')
     trainable = tuner.trainable()
     if rank == 0:
@@ -201,32 +177,12 @@ def main(argv=None):
                disable=rank != 0, smoothing=0.05)
     last = time.perf_counter()
     while step < args.steps and spent < budget:
-        idx = batch_indices(args.seed, step, args.batch_size, len(reader))
-        mine = range(rank * local, (rank + 1) * local)
-        gens = [torch.Generator().manual_seed(
-            sample_seed(args.seed, step, p)) for p in mine]
-        flips = [bool(torch.rand(1, generator=g) < 0.5) for g in gens]
-        x = torch.stack([
-            sample_view(reader.source_image(int(idx[p])), tuner.resolution,
-                        detection, f) for p, f in zip(mine, flips)])
-        prompts = [tuner.prompts(reader.source_annotation(int(idx[p])))
-                   for p in mine]
         for g, base in zip(opt.param_groups, base_lrs):
             g['lr'] = base * min(1.0, (step + 1) / max(args.warmup, 1))
-        loss = tuner.losses(x, prompts, gens, dtype).sum() / args.batch_size
-        opt.zero_grad(set_to_none=True)
-        scaler.scale(loss).backward()
-        shown = loss.detach().clone()
-        if world > 1:  # the global batch's mean gradient on every rank
-            for p in trainable:
-                if p.grad is not None:
-                    dist.all_reduce(p.grad)
-            dist.all_reduce(shown)
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(trainable, 1.0)
-        scaler.step(opt)
-        scaler.update()
-        tuner.after_step()
+        batch = rank_batch(reader, tuner, args.seed, step, args.batch_size,
+                           rank, world)
+        shown = train_step(tuner, opt, scaler, batch, args.batch_size,
+                           dtype)
         now = time.perf_counter()
         spent += now - last
         last = now

@@ -24,7 +24,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # The parts in the order the script runs them, with their JSON (if any).
 PARTS = dict(setup=None, generation='generation.json',
              hook_overhead='training.json', train_e2e='training.json',
-             gpu_tests='gpu_tests.json')
+             finetune='finetune.json', gpu_tests='gpu_tests.json')
 
 
 def env(args):
@@ -208,6 +208,11 @@ def figures(part, data):
                 f"{'?' if gen_s is None else f'{gen_s:.1f}'} s, "
                 f"{e['epochs']} epochs, iter {1e3 * e['median_iter_s']:.0f} "
                 f"ms, loss finite {e['loss_finite']}, top1 {e['top1']}")
+    if part == 'finetune' and data:
+        r = data['arms']['ours']
+        return (f"{data['size']} LoRA r4, batch {data['batch_size']}, "
+                f"{data['precision']}: {r['steps_per_s']:.2f} steps/s, peak "
+                f"{r['peak_mib']:.0f} MiB")
     if part == 'gpu_tests' and data:
         return ', '.join(f'{n} {k}' for k, n in data['counts'].items())
     return ''

@@ -19,21 +19,27 @@
 #   train_e2e      tools/train.py on the same recipe and files with --amp:
 #                  selection at epoch 1, variants from a tiny PixelSDEdit on
 #                  CUDA, a second epoch on them
+#   finetune       tools/benchmark/finetune_speed.py --size sd15: the
+#                  adaptation step (tools/finetune_diffusion.py's) with LoRA
+#                  rank 4 on the SD-1.5 architecture at 512px, batch 4,
+#                  bf16 autocast: steps/s and peak CUDA memory
 #   gpu_tests      pytest -m gpu (tests/test_gpu.py: CUDA/fp16/bf16 paths)
 #
 # Each part writes its log (and JSON) under $OUT: setup.log, generation.log,
-# generation.json, training.log, training.json, gpu_tests.log,
-# gpu_tests.json, summary.json (8 files). The last lines printed are one
-# table: part, status, seconds, key figures. Parts run after an earlier
-# one failed; the exit status is 1 if any part is not ok.
+# generation.json, training.log, training.json, finetune.log,
+# finetune.json, gpu_tests.log, gpu_tests.json, summary.json (10 files).
+# The last lines printed are one table: part, status, seconds, key
+# figures. Parts run after an earlier one failed; the exit status is 1 if
+# any part is not ok.
 #
 # On the device (see README "GPU check"): run(command="bash
 # tools/benchmark/gpu_check.sh", carry=[".whl"], timeout_s=600).
 # Dry run on the CPU (tiny sizes, no wheels; tests/test_tools_gpu_check.py):
 #   MMTADA_GPU_CHECK_DRY=1 PYTHON=.venv/bin/python bash tools/benchmark/gpu_check.sh
-# Time limits (seconds; they add up to 470): SETUP_LIMIT (30, twice:
-# wheels, then the imports), GEN_LIMIT (190), PREPARE_LIMIT (30),
-# OVERHEAD_LIMIT (70), E2E_LIMIT (75), TESTS_LIMIT (45); a dry run
+# Time limits (seconds; they add up to 560, the parts' own times to about
+# 6 minutes): SETUP_LIMIT (30, twice: wheels, then the imports), GEN_LIMIT
+# (190), PREPARE_LIMIT (30), OVERHEAD_LIMIT (70), E2E_LIMIT (75),
+# FINETUNE_LIMIT (90), TESTS_LIMIT (45); a dry run
 # multiplies them by 3 (a shared CPU). GPU_CHECK_PARTS="generation
 # gpu_tests" runs those parts alone (a rerun after a fix; setup always runs).
 set -uo pipefail  # no -e: a failed part does not stop the next
@@ -98,6 +104,7 @@ if [ "$DRY" = 1 ]; then
          model.head.in_channels=256)
   E2E_ARGS=(train_dataloader.num_workers=0 val_dataloader.num_workers=0
             custom_hooks.0.generator.num_inference_steps=4)
+  FT_ARGS=(--size tiny --batch-size 2 --steps 2 --precision fp32)
 else
   echo "GPU check on the device, output in $OUT"
   DEVICE=cuda
@@ -108,6 +115,7 @@ else
   AMP=(--amp)
   SMALL=()
   E2E_ARGS=(custom_hooks.0.generator.num_inference_steps=20)
+  FT_ARGS=(--size sd15 --batch-size 4 --steps 10 --precision bf16)
 fi
 
 # -- setup ------------------------------------------------------------------
@@ -175,6 +183,13 @@ else
 fi
 "$PY" tools/benchmark/gpu_check.py training "$SCRATCH/overhead.json" \
   "$SCRATCH/work" "$OUT/training.json" 2>&1 | tee -a "$OUT/training.log"
+
+# -- the adaptation step (tools/finetune_diffusion.py's) ---------------------
+t=$(date +%s)
+step finetune "${FINETUNE_LIMIT:-90}" "$OUT/finetune.log" \
+  "$PY" tools/benchmark/finetune_speed.py "${FT_ARGS[@]}" --arms ours \
+  --rounds 1 --device "$DEVICE" --out "$OUT/finetune.json"
+record finetune $? "$t"
 
 # -- the gpu-marked tests ---------------------------------------------------
 t=$(date +%s)
