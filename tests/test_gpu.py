@@ -168,3 +168,30 @@ def test_amp_training_records_and_selects(cls_cfg):
     assert stats.num_epochs >= 1 and torch.isfinite(stats.loss[0]).all()
     assert stats.nonfinite == [0] * stats.num_epochs
     assert 0 < len(hook.state.selection.indices) < 96
+
+
+@pytest.mark.parametrize('dtype', HALF)
+def test_the_adaptation_step_under_autocast(latent_weights, dtype):
+    """tools/finetune_diffusion.py's step with LoRA and tokens under
+    half-precision autocast (fp16 with loss scaling): finite losses that
+    go down on a fixed batch, trained values in fp32."""
+    from mmtada.generators.latent_finetuning import (Batch, LatentFinetuner,
+                                                     sample_view, train_step)
+    torch.manual_seed(0)
+    tuner = LatentFinetuner(latent_weights, ['cat', 'dog'], 'both',
+                            device=DEVICE)
+    half = DTYPES[dtype]
+    opt = torch.optim.AdamW(tuner.param_groups(1e-2, 5e-2))
+    scaler = torch.amp.GradScaler(tuner.device.type,
+                                  enabled=half == torch.float16)
+    x = torch.stack([sample_view(img, tuner.resolution, False, False)
+                     for img in images(4, (32, 32, 3))])
+    prompts = [tuner.prompts(dict(gt_label=i % 2)) for i in range(4)]
+    losses = []
+    for _ in range(12):
+        gens = [torch.Generator().manual_seed(i) for i in range(4)]
+        losses.append(train_step(tuner, opt, scaler,
+                                 Batch(x, prompts, gens), 4, half).item())
+    assert np.isfinite(losses).all()
+    assert np.mean(losses[-3:]) < np.mean(losses[:3])
+    assert all(p.dtype == torch.float32 for p in tuner.trainable())

@@ -119,6 +119,21 @@ def test_the_adapted_generator_in_a_classification_run(
     settings = cache_settings(work)
     assert settings['lora']['scale'] == 0.8 and settings['tokens']
     assert settings['prompt'] == 'a photo of a {}'
+    # then pick the strength for the adapted model, judged by that run
+    quality = tmp_path / 'quality'
+    out = subprocess.run(
+        [sys.executable, 'tools/variant_quality.py', path, '--weights',
+         latent_weights, '--generator', 'LatentSDEdit', '--lora', adapter,
+         '--tokens', adapter, '--checkpoint', str(work / 'epoch_2.pth'),
+         '--strengths', '0.3,0.6', '--sources', '8', '--variants', '1',
+         '--steps', '4', '--out', str(quality)], cwd=REPO, text=True,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=600,
+        env=dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=REPO))
+    assert out.returncode == 0, out.stdout[-3000:]
+    caches = glob.glob(osp.join(quality, 'cache', '*', 'settings.json'))
+    assert len(caches) == 2 and all(  # a cache per strength, adapted
+        json.load(open(c))['settings']['generator']['tokens']
+        for c in caches)
 
 
 def test_the_adapted_generator_in_a_box_preserving_detection_run(

@@ -75,6 +75,10 @@ def parse_args():
     p.add_argument('--variants', type=int, default=2)
     p.add_argument('--steps', type=int, default=20)
     p.add_argument('--generator', default='PixelSDEdit')
+    p.add_argument('--lora', help='sweep: LatentSDEdit\'s LoRA folder '
+                   '(tools/finetune_diffusion.py\'s adapter/)')
+    p.add_argument('--tokens', help='sweep: LatentSDEdit\'s class tokens '
+                   '(the same adapter/)')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--judge', help='sweep: filter the variants with '
                    'LabelAgreement scoring with this checkpoint')
@@ -237,10 +241,12 @@ def main():
                 batch_size=args.batch_size, strengths=arm.get('strengths'),
                 novelty_floor=args.novelty_floor if 'strengths' in arm
                 else None).bind(cfg)
+        adapted = {k: v for k, v in (('lora', args.lora),
+                                     ('tokens', args.tokens)) if v}
         made = make_variants(
             dict(type=args.generator, weights=args.weights,
                  strength=arm['strength'], num_inference_steps=args.steps,
-                 batch_size=args.batch_size), reader, sources,
+                 batch_size=args.batch_size, **adapted), reader, sources,
             args.variants, args.seed, osp.join(args.out, 'cache'),
             variant_filter=flt)
         pairs = sorted({p for p in made.pairs if p[1] is not None})

@@ -110,3 +110,20 @@ def test_the_saved_adapter_loads_with_diffusers_own_loaders(
     loaded = pipe.text_encoder.get_input_embeddings().weight[
         pipe.tokenizer.convert_tokens_to_ids('<dog>')]
     torch.testing.assert_close(loaded, learned.detach())
+
+
+def test_gradient_checkpointing_gives_the_same_gradients(latent_weights,
+                                                         one_thread):
+    x, anns = tiny_set()
+    grads = []
+    for checkpointing in (False, True):
+        torch.manual_seed(0)  # the same LoRA initialisation
+        tuner = LatentFinetuner(latent_weights, CLASSES, 'both',
+                                gradient_checkpointing=checkpointing)
+        gens = [torch.Generator().manual_seed(i) for i in range(4)]
+        tuner.losses(x, [tuner.prompts(a) for a in anns], gens).mean(
+        ).backward()
+        grads.append([p.grad.clone() for p in tuner.trainable()])
+    assert len(grads[0]) == len(grads[1]) > 1
+    for a, b in zip(*grads):
+        torch.testing.assert_close(a, b)
