@@ -81,6 +81,13 @@ def test_resume_and_two_processes_learn_what_one_uninterrupted_does(
     out = finetune(cfg, tmp_path / 'odd', latent_weights, '--steps', '1',
                    '--batch-size', '3', nproc=2, check=False)
     assert 'does not split over 2 ranks' in out
+    # a time budget: rank 0's clock stops both ranks, at the same step
+    timed = tmp_path / 'timed'
+    finetune(cfg, timed, latent_weights, '--steps', '100000', '--minutes',
+             '0.001', *FAST, nproc=2)
+    record = json.load(open(timed / 'finetuning.json'))
+    assert 1 <= record['steps_done'] < 100000
+    assert osp.exists(timed / 'adapter' / 'adapter.json')
 
 
 def test_a_hub_id_offline_is_one_clear_error(tmp_path, cls_cfg):

@@ -176,7 +176,8 @@ def main(argv=None):
     bar = tqdm(total=args.steps, initial=step, unit='step',
                disable=rank != 0, smoothing=0.05)
     last = time.perf_counter()
-    while step < args.steps and spent < budget:
+    done = step >= args.steps or spent >= budget
+    while not done:
         for g, base in zip(opt.param_groups, base_lrs):
             g['lr'] = base * min(1.0, (step + 1) / max(args.warmup, 1))
         batch = rank_batch(reader, tuner, args.seed, step, args.batch_size,
@@ -189,14 +190,12 @@ def main(argv=None):
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f'{shown.item():.4f}')
+        done = step >= args.steps or spent >= budget
         if world > 1 and budget < float('inf'):  # rank 0's clock decides
-            out = torch.tensor([spent >= budget], dtype=torch.float32,
-                               device=device)
-            dist.broadcast(out, 0)
-            spent = max(spent, budget) if out.item() else min(
-                spent, budget * (1 - 1e-9))
-        if step % args.save_interval == 0 or step >= args.steps or \
-                spent >= budget:
+            flag = torch.tensor([float(done)], device=device)
+            dist.broadcast(flag, 0)
+            done = bool(flag.item())
+        if step % args.save_interval == 0 or done:
             save()
             last = time.perf_counter()  # saving is not training
     bar.close()
