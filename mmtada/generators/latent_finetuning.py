@@ -5,12 +5,14 @@ a token per class (textual inversion, :mod:`.class_prompts`), or both,
 trained with the latent diffusion loss on the dataset's own images and
 prompts.
 
-Randomness is drawn per sample from a generator the caller seeds (the
-VAE's latent sample, the timestep, the noise, the flip), so a batch split
-over ranks, or a run resumed at any step, draws what one uninterrupted
-process draws. Only the LoRA layers and the new token rows change; every
-other weight stays the base model's (the other rows of the token table are
-put back after each step).
+Randomness is drawn per sample from a seed that is a function of the
+sample's place in the run only (its flip, then the VAE's latent sample,
+the timestep and the noise from a generator seeded with it), so a batch
+split over ranks or read by any dataloader worker, or a run resumed at
+any step, draws what one uninterrupted process draws. A frozen text
+encoder's states are computed once per prompt. Only the LoRA layers and
+the new token rows change; every other weight stays the base model's (the
+other rows of the token table are put back after each step).
 
 The adapter is saved in diffusers' own formats: ``pytorch_lora_weights.
 safetensors`` (``pipe.load_lora_weights(folder)``) and ``tokens/<i>.
@@ -20,6 +22,7 @@ safetensors`` (``pipe.load_textual_inversion(files)``), with
 import hashlib
 import os.path as osp
 import shutil
+from collections import OrderedDict
 from typing import Dict, List, NamedTuple, Optional, Sequence
 
 import numpy as np
@@ -36,6 +39,7 @@ METHODS = ('lora', 'tokens', 'both')
 LORA_TARGETS = ('to_k', 'to_q', 'to_v', 'to_out.0')
 LORA_FILE = 'pytorch_lora_weights.safetensors'
 ADAPTER_FILE = 'adapter.json'
+TEXT_CACHE = 1024  # prompts whose frozen text states are kept
 
 
 def load_sd_pipeline(folder: str, dtype=torch.float32,
@@ -123,6 +127,7 @@ class LatentFinetuner:
                 self.text_encoder.gradient_checkpointing_enable()
         self.unet.train()
         self.text_encoder.train(bool(self.token_ids))
+        self._text: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
         self.resolution = int(self.unet.config.sample_size * 2**(
             len(self.vae.config.block_out_channels) - 1))
 
@@ -201,19 +206,37 @@ class LatentFinetuner:
         noisy = sched.add_noise(latents, noise, t)
         target = noise if sched.config.prediction_type == 'epsilon' \
             else sched.get_velocity(latents, noise, t)
-        ids = self.tokenizer(
-            list(prompts), padding='max_length', truncation=True,
-            max_length=self.tokenizer.model_max_length,
-            return_tensors='pt').input_ids.to(self.device)
         ctx = torch.autocast(self.device.type, autocast_dtype) \
             if autocast_dtype is not None else torch.autocast(
                 self.device.type, enabled=False)
         with ctx:
-            with torch.set_grad_enabled(bool(self.token_ids)):
-                hidden = self.text_encoder(ids)[0]
+            hidden = self.text_states(prompts)
             pred = self.unet(noisy, t, encoder_hidden_states=hidden).sample
         return F.mse_loss(pred.float(), target.float(),
                           reduction='none').mean((1, 2, 3))
+
+    def text_states(self, prompts: Sequence[str]) -> torch.Tensor:
+        """The text encoder's states of ``prompts``: computed with
+        gradients while tokens train; else (a frozen encoder) each prompt
+        once, kept for the last :data:`TEXT_CACHE` prompts."""
+        if self.token_ids:
+            return self.text_encoder(self._ids(prompts))[0]
+        missing = [p for p in dict.fromkeys(prompts) if p not in self._text]
+        if missing:
+            with torch.no_grad():
+                states = self.text_encoder(self._ids(missing))[0]
+            self._text.update(zip(missing, states))
+        for p in prompts:
+            self._text.move_to_end(p)
+        while len(self._text) > TEXT_CACHE:
+            self._text.popitem(last=False)
+        return torch.stack([self._text[p] for p in prompts])
+
+    def _ids(self, prompts: Sequence[str]) -> torch.Tensor:
+        return self.tokenizer(
+            list(prompts), padding='max_length', truncation=True,
+            max_length=self.tokenizer.model_max_length,
+            return_tensors='pt').input_ids.to(self.device)
 
     # -- the product ----------------------------------------------------------
     def save(self, folder: str, **record) -> None:
@@ -254,42 +277,84 @@ class Batch(NamedTuple):
 
 def sample_seed(seed: int, step: int, position: int) -> int:
     """The seed of the sample at ``position`` of global batch ``step``:
-    the same whichever rank takes it, and after a resume."""
+    the same whichever rank or worker takes it, and after a resume."""
     blob = f'{int(seed)}/{int(step)}/{int(position)}'.encode()
     return int.from_bytes(hashlib.sha256(blob).digest()[:8], 'little') >> 1
 
 
-def batch_indices(seed: int, step: int, batch: int, num: int) -> np.ndarray:
-    """The dataset indices of global batch ``step``: consecutive slices of
-    a permutation per pass over the data (seeded by ``seed`` and the
-    pass)."""
-    positions = np.arange(step * batch, (step + 1) * batch)
-    out = np.empty(batch, np.int64)
-    for epoch in np.unique(positions // num):
-        perm = np.random.default_rng([seed, int(epoch)]).permutation(num)
-        here = positions // num == epoch
-        out[here] = perm[positions[here] % num]
-    return out
+class FinetuneSamples(torch.utils.data.Dataset):
+    """The run's samples by global position ``k`` (sample ``k % B`` of
+    global batch ``k // B``, ``B`` = ``batch_size``): the dataset index
+    ``perm_e[k % N]`` (a permutation of the ``N`` samples per pass ``e =
+    k // N``, seeded by ``seed`` and ``e``), its view as the generators
+    see it (flipped by the sample's seed), its prompt and its seed. A
+    function of ``k`` alone: any worker, rank or resumed run gives the
+    same.
+
+    Args:
+        reader: a :class:`~mmtada.datasets.SampleReader` (its base
+            samples).
+        prompts (ClassPrompts): the prompt of an annotation.
+        resolution (int): the model's.
+        seed (int): the run's.
+        batch_size (int): the global batch.
+    """
+
+    def __init__(self, reader, prompts: ClassPrompts, resolution: int,
+                 seed: int, batch_size: int):
+        self.reader, self.prompts = reader, prompts
+        self.resolution, self.seed = int(resolution), int(seed)
+        self.batch_size = int(batch_size)
+        self._perm = (None, None)  # (pass, permutation): the last used
+
+    def index(self, k: int) -> int:
+        n = len(self.reader)
+        epoch = k // n
+        if self._perm[0] != epoch:
+            self._perm = (epoch, np.random.default_rng(
+                [self.seed, epoch]).permutation(n))
+        return int(self._perm[1][k % n])
+
+    def __getitem__(self, k: int):
+        i = self.index(k)
+        seed = sample_seed(self.seed, k // self.batch_size,
+                           k % self.batch_size)
+        x = sample_view(self.reader.source_image(i), self.resolution,
+                        self.reader.is_detection, flip=bool(seed & 1))
+        return x, self.prompts(self.reader.source_annotation(i)), seed
 
 
-def rank_batch(reader, tuner: LatentFinetuner, seed: int, step: int,
-               batch_size: int, rank: int = 0, world: int = 1) -> Batch:
-    """Rank ``rank``'s consecutive share of global batch ``step`` of
-    ``reader``'s samples (a :class:`~mmtada.datasets.SampleReader`): the
-    images as the generators see them (flipped by their seeds) and their
-    prompts."""
-    idx = batch_indices(seed, step, batch_size, len(reader))
-    local = batch_size // world
-    mine = range(rank * local, (rank + 1) * local)
-    gens = [torch.Generator().manual_seed(sample_seed(seed, step, p))
-            for p in mine]
-    flips = [bool(torch.rand(1, generator=g) < 0.5) for g in gens]
-    x = torch.stack([sample_view(reader.source_image(int(idx[p])),
-                                 tuner.resolution, reader.is_detection, f)
-                     for p, f in zip(mine, flips)])
-    prompts = [tuner.prompts(reader.source_annotation(int(idx[p])))
-               for p in mine]
-    return Batch(x, prompts, gens)
+class RankPositions:
+    """The global positions rank ``rank`` of ``world`` takes in global
+    batches ``start`` to ``end - 1``: its consecutive ``B / world`` of
+    each."""
+
+    def __init__(self, start: int, end: int, batch_size: int, rank: int = 0,
+                 world: int = 1):
+        self.start, self.end = int(start), int(end)
+        self.local = int(batch_size) // int(world)
+        self.batch_size, self.rank = int(batch_size), int(rank)
+
+    def __iter__(self):
+        for step in range(self.start, self.end):
+            first = step * self.batch_size + self.rank * self.local
+            yield from range(first, first + self.local)
+
+    def __len__(self):
+        return max(0, self.end - self.start) * self.local
+
+
+def finetune_batches(samples: FinetuneSamples, start: int, end: int,
+                     rank: int = 0, world: int = 1, num_workers: int = 2):
+    """This rank's :class:`Batch` of each global batch ``start`` to
+    ``end - 1``, read by ``num_workers`` dataloader workers."""
+    local = samples.batch_size // world
+    loader = torch.utils.data.DataLoader(
+        samples, batch_size=local, num_workers=num_workers,
+        sampler=RankPositions(start, end, samples.batch_size, rank, world))
+    for x, prompts, seeds in loader:
+        yield Batch(x, list(prompts), [
+            torch.Generator().manual_seed(int(s)) for s in seeds])
 
 
 def train_step(tuner: LatentFinetuner, opt, scaler, batch: Batch,

@@ -6,12 +6,13 @@ LoRA layers on the UNet's attention, a token per class, or both.
         [--steps 1000 | --minutes M] [--batch-size 8] [--lr 1e-4]
         [--token-lr 5e-4] [--template 'a photo of a {}']
         [--precision auto|fp32|bf16|fp16] [--gradient-checkpointing]
-        [--resume] [--cfg-options k=v ...]
+        [--num-workers 2] [--resume] [--cfg-options k=v ...]
     torchrun --nproc_per_node 8 tools/finetune_diffusion.py ...   (or
     accelerate launch; each rank its share of every batch)
 
 The data are the config's own training set (the dataset TADADataset wraps,
-read as the generators read it), at the model's resolution: a
+read as the generators read it, by ``--num-workers`` dataloader workers),
+at the model's resolution: a
 classification image with its class's prompt, a detection image whole
 (letterboxed, as BoxPreservingSDEdit shows it) with the classes it holds.
 ``tokens`` learns one new token per class, initialised from the class
@@ -44,8 +45,9 @@ from mmengine.config import Config, DictAction
 from mmtada.apis import build_sample_reader
 from mmtada.generators.class_prompts import DEFAULT_TEMPLATE
 from mmtada.generators.diffusion_weights import resolve_weights
-from mmtada.generators.latent_finetuning import (METHODS, LatentFinetuner,
-                                                 rank_batch, train_step)
+from mmtada.generators.latent_finetuning import (METHODS, FinetuneSamples,
+                                                 LatentFinetuner,
+                                                 finetune_batches, train_step)
 from mmtada.utils import atomic_path, atomic_write_json
 from mmtada.utils.process_group import end_process_group
 
@@ -75,6 +77,8 @@ def parse_args(argv=None):
                    help='autocast; auto: bf16 on CUDA, fp32 on CPU')
     p.add_argument('--gradient-checkpointing', action='store_true')
     p.add_argument('--save-interval', type=int, default=500)
+    p.add_argument('--num-workers', type=int, default=2,
+                   help='dataloader workers reading the images')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--device', default='auto')
     p.add_argument('--allow-pickle', action='store_true',
@@ -177,11 +181,13 @@ def main(argv=None):
                disable=rank != 0, smoothing=0.05)
     last = time.perf_counter()
     done = step >= args.steps or spent >= budget
-    while not done:
+    samples = FinetuneSamples(reader, tuner.prompts, tuner.resolution,
+                              args.seed, args.batch_size)
+    batches = iter(()) if done else finetune_batches(
+        samples, step, args.steps, rank, world, args.num_workers)
+    for batch in batches:
         for g, base in zip(opt.param_groups, base_lrs):
             g['lr'] = base * min(1.0, (step + 1) / max(args.warmup, 1))
-        batch = rank_batch(reader, tuner, args.seed, step, args.batch_size,
-                           rank, world)
         shown = train_step(tuner, opt, scaler, batch, args.batch_size,
                            dtype)
         now = time.perf_counter()
@@ -198,6 +204,8 @@ def main(argv=None):
         if step % args.save_interval == 0 or done:
             save()
             last = time.perf_counter()  # saving is not training
+        if done:
+            break
     bar.close()
     if rank == 0 and not osp.exists(adapter):
         save()

@@ -6,8 +6,9 @@ on the same Stable-Diffusion-shaped model and the same images.
         [--batch-size 8] [--steps 10] [--rounds 3] [--device cpu|cuda]
         [--precision fp32|bf16] [--arms ours,diffusers] [--out FILE.json]
 
-Ours: a step of the tool as it runs (``rank_batch``: read each image from
-the dataset, resize, flip, build its prompt; then ``train_step``).
+Ours: a step of the tool as it runs (``finetune_batches``: each image read
+from the dataset, resized, flipped, prompted, by ``--num-workers``
+dataloader workers as the tool's default; then ``train_step``).
 Reference: the example's step, written out (VAE sample, noise, timesteps,
 ``add_noise``, text encoder, UNet, MSE, backward, clip, AdamW, lr
 scheduler), on the same images preprocessed once into tensors and token
@@ -49,6 +50,8 @@ def parse_args():
     p.add_argument('--precision', choices=['fp32', 'bf16'], default='fp32',
                    help='autocast of both arms\' forward')
     p.add_argument('--arms', default='ours,diffusers')
+    p.add_argument('--num-workers', type=int, default=2,
+                   help='ours: dataloader workers (the tool\'s default)')
     p.add_argument('--out', help='write the figures as JSON here')
     p.add_argument('--arm', choices=['ours', 'diffusers'],
                    help=argparse.SUPPRESS)  # a child process's arm
@@ -75,18 +78,24 @@ def peak_mib() -> float:
 
 
 def run_ours(args, reader):
-    from mmtada.generators.latent_finetuning import (LatentFinetuner,
-                                                     rank_batch, train_step)
+    from mmtada.generators.latent_finetuning import (FinetuneSamples,
+                                                     LatentFinetuner,
+                                                     finetune_batches,
+                                                     train_step)
     classes = [str(c) for c in reader.classes]
     tuner = LatentFinetuner(args.weights, classes, 'lora', rank=4,
                             device=args.device)
     opt = torch.optim.AdamW(tuner.param_groups(1e-4, 0), weight_decay=1e-2)
     scaler = torch.amp.GradScaler(tuner.device.type, enabled=False)
 
+    samples = FinetuneSamples(reader, tuner.prompts, tuner.resolution, 0,
+                              args.batch_size)
+    batches = finetune_batches(samples, 0, 2 + args.steps,
+                               num_workers=args.num_workers)
+
     def step(i):
-        train_step(tuner, opt, scaler,
-                   rank_batch(reader, tuner, 0, i, args.batch_size),
-                   args.batch_size, autocast(args))
+        train_step(tuner, opt, scaler, next(batches), args.batch_size,
+                   autocast(args))
     return step
 
 
@@ -204,6 +213,7 @@ def main():
                      '--weights', weights, '--size', args.size,
                      '--batch-size', str(args.batch_size), '--steps',
                      str(args.steps), '--device', args.device,
+                     '--num-workers', str(args.num_workers),
                      '--precision', args.precision], check=True, text=True,
                     stdout=subprocess.PIPE, env=dict(os.environ))
                 runs[arm].append(json.loads(out.stdout.strip().splitlines(
