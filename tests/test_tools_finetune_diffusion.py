@@ -98,9 +98,15 @@ def test_a_hub_id_offline_is_one_clear_error(tmp_path, cls_cfg):
     assert 'huggingface-cli download nobody/no-such-model' in out
 
 
-def cache_settings(work):
-    [path] = glob.glob(osp.join(RunLayout(str(work)).variants, '*',
-                                'settings.json'))
+def train_with_one_variant_each(cfg, work):
+    """Train ``cfg`` (one variant per selected sample); the generator
+    settings that key its variant cache."""
+    train_cli(cfg, work)
+    layout = RunLayout(str(work))
+    selected = json.load(open(layout.selection))['indices']
+    made = json.load(open(layout.generation))
+    assert selected and made['generated'] == len(selected)
+    [path] = glob.glob(osp.join(layout.variants, '*', 'settings.json'))
     return json.load(open(path))['settings']['generator']
 
 
@@ -118,12 +124,7 @@ def test_the_adapted_generator_in_a_classification_run(
         lora=dict(path=adapter, scale=0.8), tokens=adapter,
         num_inference_steps=4)
     work = tmp_path / 'work'
-    train_cli(cfg, work)
-    layout = RunLayout(str(work))
-    selected = json.load(open(layout.selection))['indices']
-    made = json.load(open(layout.generation))
-    assert selected and made['generated'] == len(selected)
-    settings = cache_settings(work)
+    settings = train_with_one_variant_each(cfg, work)
     assert settings['lora']['scale'] == 0.8 and settings['tokens']
     assert settings['prompt'] == 'a photo of a {}'
     # then pick the strength for the adapted model, judged by that run
@@ -162,10 +163,5 @@ def test_the_adapted_generator_in_a_box_preserving_detection_run(
             type='mmtada.LatentSDEdit', weights=latent_weights,
             tokens=adapter, num_inference_steps=4)))
     cfg.model.test_cfg.score_thr = 0.0
-    work = tmp_path / 'work'
-    train_cli(cfg, work)
-    layout = RunLayout(str(work))
-    selected = json.load(open(layout.selection))['indices']
-    made = json.load(open(layout.generation))
-    assert selected and made['generated'] == len(selected)
-    assert cache_settings(work)['generator']['tokens']
+    settings = train_with_one_variant_each(cfg, tmp_path / 'work')
+    assert settings['generator']['tokens']
