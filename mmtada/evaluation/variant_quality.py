@@ -78,6 +78,42 @@ def variant_rows(sources: Sequence[int], labels: Dict[int, int],
     return rows
 
 
+def reals_per_class(labels: np.ndarray, sources: Sequence[int],
+                    per_class: int = 50) -> List[int]:
+    """The sources plus other real samples, up to ``per_class`` per class:
+    the images novelty's unit is measured on."""
+    chosen = set(int(s) for s in sources)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        have = [i for i in idx if i in chosen]
+        extra = [int(i) for i in idx if i not in chosen]
+        chosen |= set(extra[:max(0, per_class - len(have))])
+    return sorted(chosen)
+
+
+def measure_variant_quality(scorer, reader, cache,
+                            pairs: Sequence[tuple]) -> List[dict]:
+    """One row per variant of ``pairs`` (source, variant in ``cache``) of a
+    classification ``reader``, as ``scorer`` (a
+    :class:`~mmtada.filters.VariantScorer` of the reference) sees it: see
+    :func:`variant_rows`; novelty's unit from :func:`reals_per_class`."""
+    labels_all = reader.gt_labels()
+    sources = sorted({s for s, _ in pairs})
+    reals = reals_per_class(labels_all, sources)
+    probs, feats = scorer.classify(reader, cache, [(s, None) for s in reals])
+    spread = class_spread(feats, labels_all[reals])
+    at = {s: k for k, s in enumerate(reals)}
+    var_probs, var_feats = scorer.classify(reader, cache, pairs)
+    mse = [float(((cache.read(s, v).astype(float) -
+                   reader.source_image(s).astype(float))**2).mean())
+           for s, v in pairs]
+    return variant_rows(
+        sources, {s: int(labels_all[s]) for s in sources},
+        {s: probs[at[s]] for s in sources},
+        {s: feats[at[s]] for s in sources}, pairs, var_probs, var_feats,
+        spread, mse)
+
+
 def _mean(values) -> float:
     values = [v for v in values if v == v and np.isfinite(v)]
     return float(np.mean(values)) if values else float('nan')

@@ -44,10 +44,9 @@ from mmtada.apis import build_sample_reader, open_run
 from mmtada.evaluation.box_fidelity import (background_spread,
                                             measure_box_fidelity,
                                             outside_novelty)
-from mmtada.evaluation.variant_quality import (class_spread, per_class,
-                                               quality_table,
-                                               summarize_quality,
-                                               variant_rows)
+from mmtada.evaluation.variant_quality import (measure_variant_quality,
+                                               per_class, quality_table,
+                                               summarize_quality)
 from mmtada.filters import (LabelAgreement, VariantScorer,
                             model_from_checkpoint)
 from mmtada.generators import make_variants
@@ -91,37 +90,6 @@ def parse_args():
     p.add_argument('--score-thr', type=float, default=0.3)
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     return p.parse_args()
-
-
-def reals_per_class(labels: np.ndarray, sources, per_class: int = 50):
-    """The sources plus other real samples, up to ``per_class`` per class:
-    the images novelty's unit is measured on."""
-    chosen = set(int(s) for s in sources)
-    for c in np.unique(labels):
-        idx = np.flatnonzero(labels == c)
-        have = [i for i in idx if i in chosen]
-        extra = [int(i) for i in idx if i not in chosen]
-        chosen |= set(extra[:max(0, per_class - len(have))])
-    return sorted(chosen)
-
-
-def classification(scorer, reader, cache, pairs):
-    """Rows and summaries of ``pairs`` (source, variant)."""
-    labels_all = reader.gt_labels()
-    sources = sorted({s for s, _ in pairs})
-    reals = reals_per_class(labels_all, sources)
-    probs, feats = scorer.classify(reader, cache, [(s, None) for s in reals])
-    spread = class_spread(feats, labels_all[reals])
-    at = {s: k for k, s in enumerate(reals)}
-    var_probs, var_feats = scorer.classify(reader, cache, pairs)
-    mse = [float(((cache.read(s, v).astype(float) -
-                   reader.source_image(s).astype(float))**2).mean())
-           for s, v in pairs]
-    return variant_rows(
-        sources, {s: int(labels_all[s]) for s in sources},
-        {s: probs[at[s]] for s in sources},
-        {s: feats[at[s]] for s in sources}, pairs, var_probs, var_feats,
-        spread, mse)
 
 
 def detection(scorer, reader, cache, pairs, args):
@@ -208,7 +176,7 @@ def main():
                 print(f'{key:16} {summary[key]:.3f}')
             out = dict(task='detection', summary=summary, rows=rows)
         else:
-            rows = classification(scorer, reader, cache, pairs)
+            rows = measure_variant_quality(scorer, reader, cache, pairs)
             summary = summarize_quality(rows)
             classes = per_class(rows, reader.classes)
             print(quality_table(dict(all=summary, **classes), 'class'))
@@ -250,7 +218,7 @@ def main():
             args.variants, args.seed, osp.join(args.out, 'cache'),
             variant_filter=flt)
         pairs = sorted({p for p in made.pairs if p[1] is not None})
-        rows = classification(scorer, reader, made.cache, pairs)
+        rows = measure_variant_quality(scorer, reader, made.cache, pairs)
         summary = summarize_quality(rows)
         makes = made.counts['generated'] + made.counts['reused']
         summary.update(served=len(pairs) / len(made.pairs), makes=makes,

@@ -5,6 +5,7 @@ import pytest
 from mmtada.evaluation.variant_quality import (class_spread,
                                                cosine_distance, per_class,
                                                quality_table,
+                                               reals_per_class,
                                                summarize_quality,
                                                variant_rows)
 
@@ -57,3 +58,14 @@ def test_the_novelty_unit_is_the_median_distance_within_a_class():
          for j in range(30) if i != j]
     assert spread[0] == pytest.approx(np.median(d), rel=0.15)
     assert set(spread) == {0, 1}
+
+
+def test_novelty_is_measured_on_the_sources_and_enough_reals_per_class():
+    labels = np.array([0] * 10 + [1] * 10 + [2] * 3)
+    sources = [1, 2, 3, 4, 15]   # four of class 0, one of class 1
+    reals = reals_per_class(labels, sources, per_class=3)
+    assert set(sources) <= set(reals) and reals == sorted(reals)
+    counts = np.bincount(labels[reals], minlength=3)
+    # class 0 keeps all four sources (more than per_class); class 1 is
+    # filled up to 3; class 2 has no source and all its 3 images
+    assert counts.tolist() == [4, 3, 3]
