@@ -18,12 +18,8 @@ class LabelAgreement(BaseVariantFilter):
     data.
 
     Classification: kept when p(label | variant) >= ``min_ratio`` x
-    p(label | source), and with ``max_ratio`` also <= ``max_ratio`` x
-    p(label | source): a band that rejects a variant the model finds much
-    easier than its source (which teaches as little as one that lost its
-    label) as it rejects one that lost its label; on a ladder both are
-    remade one step lower. Detection: kept when the detector finds at
-    least ``min_ratio`` x as many of the ground-truth boxes (same class, IoU >=
+    p(label | source). Detection: kept when the detector finds at least
+    ``min_ratio`` x as many of the ground-truth boxes (same class, IoU >=
     ``iou_thr``, score >= ``score_thr``) on the variant as on the source.
     The model is the one being trained, in eval mode with the config's test
     pipeline (``bind``), or a ``checkpoint`` of the config's model (e.g. a
@@ -43,9 +39,6 @@ class LabelAgreement(BaseVariantFilter):
 
     Args:
         min_ratio (float): Defaults to 0.5.
-        max_ratio (float, optional): classification; >= 1 (a copy, ratio
-            1, is never too easy) and > ``min_ratio``, e.g. 2.0. Defaults
-            to None (no upper bound).
         max_tries (int, optional): makes of one variant at most. Defaults
             to None: 3, or with ``strengths`` their number (plus one with
             a floor).
@@ -70,21 +63,13 @@ class LabelAgreement(BaseVariantFilter):
                  checkpoint: Optional[str] = None, batch_size: int = 32,
                  iou_thr: float = 0.5, score_thr: float = 0.3,
                  strengths: Optional[Sequence[float]] = None,
-                 novelty_floor: Optional[float] = None,
-                 max_ratio: Optional[float] = None):
+                 novelty_floor: Optional[float] = None):
         if not 0 <= min_ratio:
             raise ValueError(f'min_ratio must be >= 0, got {min_ratio}.')
-        if max_ratio is not None and not (max_ratio >= 1
-                                          and max_ratio > min_ratio):
-            raise ValueError(
-                f'max_ratio must be >= 1 (a copy has ratio 1) and above '
-                f'min_ratio={min_ratio}, got {max_ratio}: e.g. 2.0, or '
-                'None for no upper bound.')
         if max_tries is None and not strengths:
             max_tries = 3
         super().__init__(max_tries, strengths, novelty_floor)
         self.min_ratio = float(min_ratio)
-        self.max_ratio = None if max_ratio is None else float(max_ratio)
         self.checkpoint = checkpoint
         self.batch_size = int(batch_size)
         self.iou_thr = float(iou_thr)
@@ -93,12 +78,9 @@ class LabelAgreement(BaseVariantFilter):
         self._spread = {}  # reader fingerprint: novelty's unit per class
 
     def settings(self) -> dict:
-        out = dict(super().settings(), min_ratio=self.min_ratio,
-                   checkpoint=self.checkpoint, iou_thr=self.iou_thr,
-                   score_thr=self.score_thr)
-        if self.max_ratio is not None:
-            out.update(max_ratio=self.max_ratio)
-        return out
+        return dict(super().settings(), min_ratio=self.min_ratio,
+                    checkpoint=self.checkpoint, iou_thr=self.iou_thr,
+                    score_thr=self.score_thr)
 
     def bind(self, cfg, model=None) -> 'LabelAgreement':
         """Score with ``model`` (the one being trained), or with the
@@ -133,10 +115,6 @@ class LabelAgreement(BaseVariantFilter):
                 raise ValueError(
                     'novelty_floor is measured with a classifier\'s '
                     'features: remove it from the detection filter.')
-            if self.max_ratio is not None:
-                raise ValueError(
-                    'max_ratio bounds a classifier\'s confidence ratio: '
-                    'remove it from the detection filter.')
             return [(k, float('nan'))
                     for k in self._judge_boxes(reader, cache, pairs,
                                                sources)]
@@ -151,14 +129,9 @@ class LabelAgreement(BaseVariantFilter):
             novelty = cosine_distance(
                 var_feat, src_feat[[at[s] for s, _ in pairs]]) / np.array(
                     [unit.get(int(labels[s]), np.nan) for s, _ in pairs])
-        return [(self._in_band(var[k, labels[s]], src[at[s], labels[s]]),
-                 float(novelty[k])) for k, (s, _) in enumerate(pairs)]
-
-    def _in_band(self, p_variant: float, p_source: float) -> bool:
-        """``min_ratio`` x p_source <= p_variant (<= ``max_ratio`` x
-        p_source)."""
-        return bool(p_variant >= self.min_ratio * p_source and (
-            self.max_ratio is None or p_variant <= self.max_ratio * p_source))
+        return [(bool(var[k, labels[s]] >= self.min_ratio *
+                      src[at[s], labels[s]]), float(novelty[k]))
+                for k, (s, _) in enumerate(pairs)]
 
     def _unit(self, reader) -> dict:
         """Per class, the median feature distance between two of its real

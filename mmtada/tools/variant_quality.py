@@ -11,7 +11,7 @@ by a reference model trained on the real data.
         # the variants a filter would serve, and a strength ladder beside
         # the fixed strengths (the filter's judge is not the reference)
         [--judge JUDGE.pth [--ladder 0.5,0.35,0.2] [--min-ratio 0.5]
-         [--max-ratio 2.0] [--novelty-floor 0.3]]
+         [--novelty-floor 0.3]]
 
 ``--checkpoint``: a model of the config trained on the real data (a
 ``tools/train.py --baseline`` run's checkpoint). Classification: per
@@ -84,9 +84,6 @@ def parse_args():
     p.add_argument('--ladder', help='sweep: also a ladder arm, e.g. '
                    '0.5,0.35,0.2 (needs --judge)')
     p.add_argument('--min-ratio', type=float, default=0.5)
-    p.add_argument('--max-ratio', type=float, help='sweep: the filter '
-                   'also rejects variants this much easier than their '
-                   'source (LabelAgreement max_ratio)')
     p.add_argument('--novelty-floor', type=float)
     p.add_argument('--batch-size', type=int, default=64)
     p.add_argument('--iou-thr', type=float, default=0.5)
@@ -208,8 +205,7 @@ def main():
         flt = None
         if args.judge:
             flt = LabelAgreement(
-                min_ratio=args.min_ratio, max_ratio=args.max_ratio,
-                checkpoint=args.judge,
+                min_ratio=args.min_ratio, checkpoint=args.judge,
                 batch_size=args.batch_size, strengths=arm.get('strengths'),
                 novelty_floor=args.novelty_floor if 'strengths' in arm
                 else None).bind(cfg)
@@ -246,7 +242,6 @@ def main():
     atomic_write_json(path, dict(task='classification', weights=args.weights,
                                  checkpoint=args.checkpoint,
                                  judge=args.judge, min_ratio=args.min_ratio,
-                                 max_ratio=args.max_ratio,
                                  steps=args.steps, summary=summaries,
                                  rows=all_rows), indent=1)
     save_png(osp.join(args.out, 'variant_quality.png'),
