@@ -1,9 +1,10 @@
 """tools/finetune_diffusion.py, as users run it, on a tiny random Stable
 Diffusion folder saved as theirs are: a resumed run equals an
-uninterrupted one, two processes (torchrun, gloo) learn what one learns
-from the same data, a hub id offline is one clear error, and the adapted
-generator runs in the hook end to end (classification; box-preserving
-detection on images of mixed sizes, grey and RGBA files)."""
+uninterrupted one, two processes (torchrun or accelerate launch, gloo)
+learn what one learns from the same data, a hub id offline is one clear
+error, and the adapted generator runs in the hook end to end
+(classification; box-preserving detection on images of mixed sizes, grey
+and RGBA files)."""
 import glob
 import json
 import os
@@ -24,12 +25,19 @@ TOOL = osp.join(REPO, 'tools', 'finetune_diffusion.py')
 FAST = ['--batch-size', '4', '--lr', '1e-3', '--token-lr', '1e-2']
 
 
-def finetune(cfg_path, work, weights, *args, nproc=1, check=True, **env):
+def finetune(cfg_path, work, weights, *args, nproc=1, check=True,
+             launcher='torchrun', **env):
     cmd = [sys.executable, TOOL, str(cfg_path), '--weights', str(weights),
            '--work-dir', str(work), *args]
-    if nproc > 1:
+    if nproc > 1 and launcher == 'torchrun':
         cmd = [sys.executable, '-m', 'torch.distributed.run',
                f'--nproc_per_node={nproc}', f'--master_port={free_port()}',
+               *cmd[1:]]
+    elif nproc > 1:  # accelerate's own launcher, as its users type it
+        cmd = [sys.executable, '-m', 'accelerate.commands.launch',
+               '--multi_gpu', f'--num_processes={nproc}',
+               '--num_machines=1', '--mixed_precision=no',
+               '--dynamo_backend=no', f'--main_process_port={free_port()}',
                *cmd[1:]]
     out = subprocess.run(
         cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -66,14 +74,19 @@ def test_resume_and_two_processes_learn_what_one_uninterrupted_does(
     two = tmp_path / 'two'
     finetune(cfg, two, latent_weights, '--method', 'both', '--steps', '4',
              *FAST, nproc=2)
-    a, b, c = trained(one), trained(cut), trained(two)
-    assert a.keys() == b.keys() == c.keys() and 'tokens' in a
+    acc = tmp_path / 'accelerate'
+    finetune(cfg, acc, latent_weights, '--method', 'both', '--steps', '4',
+             *FAST, nproc=2, launcher='accelerate')
+    a, b, c, d = trained(one), trained(cut), trained(two), trained(acc)
+    assert a.keys() == b.keys() == c.keys() == d.keys() and 'tokens' in a
     assert any(k.startswith('unet.') and 'lora' in k for k in a)
     for key in a:
         assert torch.equal(a[key], b[key]), key  # resumed: bit for bit
         torch.testing.assert_close(c[key], a[key], rtol=1e-4, atol=1e-6)
-    record = json.load(open(two / 'finetuning.json'))
-    assert record['steps_done'] == 4 and record['ranks'] == 2
+        torch.testing.assert_close(d[key], a[key], rtol=1e-4, atol=1e-6)
+    for run in (two, acc):
+        record = json.load(open(run / 'finetuning.json'))
+        assert record['steps_done'] == 4 and record['ranks'] == 2
     adapter = json.load(open(one / 'adapter' / 'adapter.json'))
     assert adapter['method'] == 'both' and len(adapter['tokens']) == 10
     assert osp.exists(one / 'adapter' / adapter['lora'])
