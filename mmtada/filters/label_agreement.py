@@ -4,7 +4,9 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from mmtada.evaluation import found_fraction
-from mmtada.evaluation.variant_quality import class_spread, cosine_distance
+from mmtada.evaluation.variant_quality import (class_spread,
+                                               cosine_distance,
+                                               reals_per_class)
 from mmtada.registry import VARIANT_FILTERS
 from mmtada.utils.config_pipeline import config_test_pipeline
 from .base_filter import BaseVariantFilter
@@ -139,9 +141,7 @@ class LabelAgreement(BaseVariantFilter):
         key = reader.fingerprint()
         if key not in self._spread:
             labels = reader.gt_labels()
-            reals = sorted(int(i) for c in np.unique(labels)
-                           for i in np.flatnonzero(labels == c)
-                           [:self.REALS_PER_CLASS])
+            reals = reals_per_class(labels, (), self.REALS_PER_CLASS)
             _, feats = self.scorer.classify(reader, None,
                                             [(s, None) for s in reals])
             self._spread[key] = class_spread(feats, labels[reals])
